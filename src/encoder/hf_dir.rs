@@ -1,0 +1,221 @@
+//! A Hugging Face model directory: `config.json`, `model.safetensors`, `tokenizer.json`
+//! (and/or `vocab.txt`), as written by `save_pretrained` for BERT, BioBERT, PubMedBERT,
+//! MiniLM and similar checkpoints.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tch::{Device, Tensor};
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::processors::bert::BertProcessing;
+use tokenizers::{Model, Tokenizer};
+
+/// Where `ops/setup.sh` unpacks the default encoder, relative to the project root.
+pub const DEFAULT_ENCODER_DIR: &str = "models/all-MiniLM-L6-v2";
+
+/// Errors opening or reading a model directory. Each names the file it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelDirError {
+    #[error("model directory {0} does not exist (run ops/setup.sh for the default encoder)")]
+    Missing(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid config.json: {source}")]
+    Config {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path}: unsupported model_type {model_type:?} (expected a BERT-family encoder)")]
+    UnsupportedModel { path: PathBuf, model_type: String },
+    #[error("{path}: cannot read safetensors: {source}")]
+    Weights {
+        path: PathBuf,
+        source: tch::TchError,
+    },
+    #[error("{dir}: neither tokenizer.json nor vocab.txt present")]
+    NoTokenizer { dir: PathBuf },
+    #[error("{path}: cannot build tokenizer: {message}")]
+    Tokenizer { path: PathBuf, message: String },
+}
+
+/// The fields of a BERT `config.json` that bioner uses. Unknown fields are ignored because
+/// Hugging Face configs carry many that do not affect the encoder's forward pass.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BertConfig {
+    #[serde(default = "default_model_type")]
+    pub model_type: String,
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub intermediate_size: i64,
+    #[serde(default = "default_hidden_act")]
+    pub hidden_act: String,
+    pub max_position_embeddings: i64,
+    #[serde(default = "default_type_vocab_size")]
+    pub type_vocab_size: i64,
+    #[serde(default = "default_layer_norm_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub pad_token_id: i64,
+}
+
+fn default_model_type() -> String {
+    "bert".into()
+}
+fn default_hidden_act() -> String {
+    "gelu".into()
+}
+fn default_type_vocab_size() -> i64 {
+    2
+}
+fn default_layer_norm_eps() -> f64 {
+    1e-12
+}
+
+/// Model types whose checkpoints follow BERT's layer layout.
+const BERT_FAMILY: &[&str] = &["bert", "roberta", "xlm-roberta", "electra"];
+
+/// An opened, validated Hugging Face model directory.
+///
+/// ```no_run
+/// use bioner::encoder::HfModelDir;
+/// let dir = HfModelDir::open("models/all-MiniLM-L6-v2")?;
+/// assert_eq!(dir.config().hidden_size, 384);
+/// let weights = dir.load_weights(tch::Device::Cpu)?;
+/// # Ok::<(), bioner::encoder::ModelDirError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct HfModelDir {
+    path: PathBuf,
+    config: BertConfig,
+}
+
+impl HfModelDir {
+    /// Opens `path`, parses `config.json` and checks that weights and a tokenizer are present.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ModelDirError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.is_dir() {
+            return Err(ModelDirError::Missing(path));
+        }
+        let config_path = path.join("config.json");
+        let text = std::fs::read_to_string(&config_path).map_err(|source| ModelDirError::Io {
+            path: config_path.clone(),
+            source,
+        })?;
+        let config: BertConfig =
+            serde_json::from_str(&text).map_err(|source| ModelDirError::Config {
+                path: config_path.clone(),
+                source,
+            })?;
+        if !BERT_FAMILY.contains(&config.model_type.as_str()) {
+            return Err(ModelDirError::UnsupportedModel {
+                path: config_path,
+                model_type: config.model_type,
+            });
+        }
+        let weights = path.join("model.safetensors");
+        if !weights.is_file() {
+            return Err(ModelDirError::Io {
+                path: weights,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
+            });
+        }
+        if !path.join("tokenizer.json").is_file() && !path.join("vocab.txt").is_file() {
+            return Err(ModelDirError::NoTokenizer { dir: path });
+        }
+        Ok(Self { path, config })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    pub fn weights_path(&self) -> PathBuf {
+        self.path.join("model.safetensors")
+    }
+
+    /// Reads every tensor of `model.safetensors` onto `device`, with names normalised so that
+    /// checkpoints saved from `BertModel` (no prefix) and from task models (`bert.` prefix)
+    /// look the same: `embeddings.word_embeddings.weight`, `encoder.layer.0....`.
+    pub fn load_weights(&self, device: Device) -> Result<Vec<(String, Tensor)>, ModelDirError> {
+        let path = self.weights_path();
+        let tensors = Tensor::read_safetensors(&path)
+            .map_err(|source| ModelDirError::Weights { path, source })?;
+        Ok(tensors
+            .into_iter()
+            .map(|(name, t)| {
+                let name = name
+                    .strip_prefix("bert.")
+                    .map(str::to_owned)
+                    .unwrap_or(name);
+                (name, t.to_device(device))
+            })
+            .collect())
+    }
+
+    /// The subword tokenizer, with truncation and padding switched off (some published
+    /// `tokenizer.json` files bake in `max_length` 128; bioner windows long sentences itself).
+    ///
+    /// Uses `tokenizer.json` when present; otherwise builds BERT's WordPiece pipeline from
+    /// `vocab.txt` (lower-casing per `do_lower_case` in `tokenizer_config.json`, default true),
+    /// as BioBERT-style directories ship.
+    pub fn tokenizer(&self) -> Result<Tokenizer, ModelDirError> {
+        let json = self.path.join("tokenizer.json");
+        let err = |path: &Path, e: &dyn std::fmt::Display| ModelDirError::Tokenizer {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut tok = if json.is_file() {
+            Tokenizer::from_file(&json).map_err(|e| err(&json, &e))?
+        } else {
+            let vocab = self.path.join("vocab.txt");
+            let vocab_str = vocab.to_string_lossy().into_owned();
+            let wordpiece = WordPiece::from_file(&vocab_str)
+                .unk_token("[UNK]".into())
+                .build()
+                .map_err(|e| err(&vocab, &e))?;
+            let id = |t: &str| {
+                wordpiece
+                    .token_to_id(t)
+                    .ok_or_else(|| err(&vocab, &format!("no {t} token")))
+            };
+            let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
+            let mut tok = Tokenizer::new(wordpiece);
+            tok.with_normalizer(Some(BertNormalizer::new(
+                true,
+                true,
+                None,
+                self.lowercase(),
+            )))
+            .map_err(|e| err(&vocab, &e))?;
+            tok.with_pre_tokenizer(Some(BertPreTokenizer));
+            tok.with_post_processor(Some(BertProcessing::new(
+                ("[SEP]".into(), sep),
+                ("[CLS]".into(), cls),
+            )));
+            tok
+        };
+        tok.with_truncation(None).map_err(|e| err(&json, &e))?;
+        tok.with_padding(None);
+        Ok(tok)
+    }
+
+    /// `do_lower_case` from `tokenizer_config.json`; true when absent (uncased BERT).
+    fn lowercase(&self) -> bool {
+        std::fs::read_to_string(self.path.join("tokenizer_config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("do_lower_case").and_then(|b| b.as_bool()))
+            .unwrap_or(true)
+    }
+}

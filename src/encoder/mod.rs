@@ -1,0 +1,5 @@
+//! BERT-family encoders from Hugging Face model directories.
+
+mod hf_dir;
+
+pub use hf_dir::{BertConfig, DEFAULT_ENCODER_DIR, HfModelDir, ModelDirError};

@@ -1,0 +1,13 @@
+//! bioner: biomedical named-entity recognition at PubMed scale.
+//!
+//! The crate is organised by pipeline stage (see `docs/ARCHITECTURE.md`):
+//!
+//! - [`encoder`]: Hugging Face model directories (BERT-family config, safetensors weights,
+//!   tokenizer) loaded onto libtorch through `tch`.
+//! - [`kafka`]: Kafka client settings shared by the Kafka source and sink.
+//!
+//! Sources, text stages, the model and sinks arrive with their issues; each lives in a module
+//! named after what it holds.
+
+pub mod encoder;
+pub mod kafka;

@@ -1,0 +1,114 @@
+//! Helpers shared by the integration tests: the project's paths, a real Kafka-protocol broker
+//! (tansu) and the venv's Python for independent Parquet readers.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The project venv's python (pyarrow, DuckDB), as made by `ops/setup.sh`.
+pub fn python() -> PathBuf {
+    let p = option_env!("BIONER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join(".venv/bin/python"));
+    assert!(p.exists(), "{} missing: run ops/setup.sh", p.display());
+    p
+}
+
+/// Runs `code` in the venv's python with `args`, returns stdout; panics with stderr on failure.
+pub fn run_python(code: &str, args: &[&str]) -> String {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .expect("start python");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// A Kafka-protocol broker for a test. `ops/test.sh` starts one for the whole suite and passes
+/// its address in `BIONER_TEST_BROKER`; without it (plain `cargo test`) each test starts its own
+/// tansu on a free loopback port and stops it on drop.
+pub struct Broker {
+    pub addr: String,
+    child: Option<Child>,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        if let Ok(addr) = std::env::var("BIONER_TEST_BROKER") {
+            if !addr.is_empty() {
+                return Broker { addr, child: None };
+            }
+        }
+        let tansu = project_root().join(".tools/bin/tansu");
+        assert!(
+            tansu.exists(),
+            "{} missing: run ops/setup.sh",
+            tansu.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .arg("--storage-engine")
+            .arg("memory://tansu/")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker {
+            addr,
+            child: Some(child),
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A name unique to this process and call, for topics and consumer groups.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
