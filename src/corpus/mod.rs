@@ -1,0 +1,21 @@
+//! Annotated corpora read into one canonical form: documents with sections, gold mentions with
+//! character and byte offsets, and token-level sentences (see `schemas/corpus_*.md`).
+//!
+//! One reader per source format; each returns a [`Corpus`] or a [`CorpusError`] that names the
+//! file, line or record and the problem. Disagreements inside a source that do not make it
+//! unreadable (a mention whose text differs from the slice at its offsets, an `I-` tag without
+//! `B-`) are kept as [`Problem`]s and reported by `bioner import`, never dropped silently.
+
+mod error;
+mod iob;
+mod model;
+mod pubtator;
+mod table;
+
+pub use error::{CorpusError, Location};
+pub use iob::read_iob;
+pub use model::{
+    CharIndex, Corpus, Document, Mention, Problem, Section, Sentence, Token, TypeCounts,
+};
+pub use pubtator::read_pubtator;
+pub use table::{read_mentions, write_corpus};
