@@ -13,3 +13,4 @@ pub mod corpus;
 pub mod encoder;
 pub mod eval;
 pub mod kafka;
+mod xml;

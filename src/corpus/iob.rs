@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::error::{CorpusError, Location, read_utf8};
-use super::model::{CharIndex, Corpus, Document, Problem, Section, Sentence, Token};
+use super::model::{CharIndex, Corpus, Problem, token_document};
 
 /// Reads one IOB2 token file.
 pub fn read_iob(path: &Path) -> Result<Corpus, CorpusError> {
@@ -152,41 +152,20 @@ impl<'p> Builder<'p> {
         if sentences.is_empty() {
             return Ok(());
         }
-        let mut text = String::new();
-        let mut char_len = 0u32;
-        let mut built = Vec::with_capacity(sentences.len());
-        for (index, sentence) in sentences.iter().enumerate() {
-            if index > 0 {
-                text.push(' ');
-                char_len += 1;
-            }
-            let start = char_len;
-            let mut tokens = Vec::with_capacity(sentence.len());
-            for (j, (tok, _, _)) in sentence.iter().enumerate() {
-                if j > 0 {
-                    text.push(' ');
-                    char_len += 1;
-                }
-                let n = tok.chars().count() as u32;
-                tokens.push(Token {
-                    text: tok.clone(),
-                    char_start: char_len,
-                    char_end: char_len + n,
-                });
-                text.push_str(tok);
-                char_len += n;
-            }
-            built.push(Sentence {
-                doc_id: doc_id.clone(),
-                section: 0,
-                index: index as u32,
-                char_start: start,
-                char_end: char_len,
-                tokens,
-                tags: Some(sentence.iter().map(|(_, t, _)| t.clone()).collect()),
-            });
-        }
-        let index = CharIndex::new(&text);
+        let (document, built) = token_document(
+            &doc_id,
+            sentences
+                .iter()
+                .map(|s| {
+                    (
+                        s.iter().map(|(t, _, _)| t.clone()).collect(),
+                        Some(s.iter().map(|(_, g, _)| g.clone()).collect()),
+                    )
+                })
+                .collect(),
+        );
+        let text = &document.sections[0].text;
+        let index = CharIndex::new(text);
         for (sentence, raw) in built.iter().zip(&sentences) {
             let tags = sentence.tags.as_deref().unwrap_or_default();
             for (s, e, ty, stray) in iob_spans(tags) {
@@ -208,13 +187,7 @@ impl<'p> Builder<'p> {
             }
         }
         self.corpus.sentences.extend(built);
-        self.corpus.documents.push(Document {
-            id: doc_id,
-            sections: vec![Section {
-                name: "text".into(),
-                text,
-            }],
-        });
+        self.corpus.documents.push(document);
         Ok(())
     }
 

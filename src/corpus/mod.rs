@@ -6,13 +6,17 @@
 //! unreadable (a mention whose text differs from the slice at its offsets, an `I-` tag without
 //! `B-`) are kept as [`Problem`]s and reported by `bioner import`, never dropped silently.
 
+mod bioc;
 mod error;
+mod genia;
 mod iob;
 mod model;
 mod pubtator;
 mod table;
 
+pub use bioc::read_bioc;
 pub use error::{CorpusError, Location};
+pub use genia::{genia_type, read_genia_jsonl, read_genia_xml};
 pub use iob::read_iob;
 pub use model::{
     CharIndex, Corpus, Document, Mention, Problem, Section, Sentence, Token, TypeCounts,

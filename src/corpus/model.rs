@@ -68,6 +68,8 @@ pub struct Corpus {
     pub mentions: Vec<Mention>,
     pub sentences: Vec<Sentence>,
     pub problems: Vec<Problem>,
+    /// Source records deliberately not imported, by reason (not errors).
+    pub skipped: BTreeMap<String, usize>,
 }
 
 impl Corpus {
@@ -85,7 +87,61 @@ impl Corpus {
         self.mentions.extend(other.mentions);
         self.sentences.extend(other.sentences);
         self.problems.extend(other.problems);
+        for (k, v) in other.skipped {
+            *self.skipped.entry(k).or_default() += v;
+        }
     }
+}
+
+/// A document rebuilt from token sentences (corpora without original text): one `text`
+/// section, tokens joined by single spaces, sentences separated by one space. Returns the
+/// document and its sentences with token offsets into that text.
+pub fn token_document(
+    doc_id: &str,
+    sentences: Vec<(Vec<String>, Option<Vec<String>>)>,
+) -> (Document, Vec<Sentence>) {
+    let mut text = String::new();
+    let mut len = 0u32;
+    let mut built = Vec::with_capacity(sentences.len());
+    for (index, (words, tags)) in sentences.into_iter().enumerate() {
+        if index > 0 {
+            text.push(' ');
+            len += 1;
+        }
+        let start = len;
+        let mut tokens = Vec::with_capacity(words.len());
+        for (j, word) in words.into_iter().enumerate() {
+            if j > 0 {
+                text.push(' ');
+                len += 1;
+            }
+            let n = word.chars().count() as u32;
+            text.push_str(&word);
+            tokens.push(Token {
+                text: word,
+                char_start: len,
+                char_end: len + n,
+            });
+            len += n;
+        }
+        built.push(Sentence {
+            doc_id: doc_id.to_owned(),
+            section: 0,
+            index: index as u32,
+            char_start: start,
+            char_end: len,
+            tokens,
+            tags,
+        });
+    }
+    let document = Document {
+        id: doc_id.to_owned(),
+        sections: vec![Section {
+            name: "text".into(),
+            text,
+        }],
+    };
+    (document, built)
 }
 
 /// Character ↔ byte offset conversion for one text, built once and reused for its mentions.

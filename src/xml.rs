@@ -1,0 +1,50 @@
+//! Small helpers over quick-xml shared by the XML readers (BioC, GENIA, PubMed).
+
+use quick_xml::events::{BytesStart, Event};
+
+/// Appends the character data an event carries (text, CDATA, or an entity/character
+/// reference resolved to its character) to `out`. Returns false for other events.
+pub(crate) fn push_text(event: &Event<'_>, out: &mut String) -> Result<bool, String> {
+    match event {
+        Event::Text(t) => {
+            out.push_str(&t.xml_content().map_err(|e| e.to_string())?);
+            Ok(true)
+        }
+        Event::CData(t) => {
+            out.push_str(&t.xml_content().map_err(|e| e.to_string())?);
+            Ok(true)
+        }
+        Event::GeneralRef(r) => {
+            if let Some(c) = r.resolve_char_ref().map_err(|e| e.to_string())? {
+                out.push(c);
+                return Ok(true);
+            }
+            let name = r.decode().map_err(|e| e.to_string())?;
+            match quick_xml::escape::resolve_predefined_entity(&name) {
+                Some(s) => out.push_str(s),
+                None => return Err(format!("unknown entity &{name};")),
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The value of attribute `name`, unescaped.
+pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, String> {
+    match e.try_get_attribute(name).map_err(|e| e.to_string())? {
+        Some(a) => Ok(Some(
+            a.unescape_value().map_err(|e| e.to_string())?.into_owned(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// 1-based line of a byte position in `text`.
+pub(crate) fn line_of(text: &[u8], pos: usize) -> usize {
+    text[..pos.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
