@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use anyhow::Context;
+use bioner::corpus::catalog::{CORPORA, splits};
+use bioner::corpus::{read_mentions, write_corpus};
 use bioner::encoder::{DEFAULT_ENCODER_DIR, HfModelDir};
+use bioner::eval::{Report, Scorer, TypedSpan};
 
 /// Biomedical named-entity recognition at PubMed scale.
 #[derive(Parser, Debug)]
@@ -17,6 +21,37 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Read a corpus into canonical Parquet tables (documents, mentions, sentences) per split
+    /// and print its counts next to the published ones.
+    Import {
+        /// Corpus: bc5cdr, bc5cdr-bioc, bc5cdr-iob, jnlpba, genia, genia-jsonl, ccks2017, or all.
+        corpus: String,
+        /// Folder holding the corpora (as laid out in ../shared/data).
+        #[arg(long, env = "BIONER_DATA_DIR", default_value = "../shared/data")]
+        data_dir: PathBuf,
+        /// Output folder; tables go to OUT/<corpus>/<split>/.
+        #[arg(long, default_value = "data/corpora")]
+        out: PathBuf,
+        /// Exit with status 1 if any count differs from the expected one.
+        #[arg(long)]
+        check: bool,
+        /// How many problems to list per split (all are counted).
+        #[arg(long, default_value_t = 5)]
+        show_problems: usize,
+    },
+    /// Score predicted mentions against gold mentions (strict: exact span and type), per type
+    /// and micro. Both files use the mentions table columns (schemas/corpus_mentions.md).
+    Eval {
+        /// Gold mentions Parquet (e.g. data/corpora/bc5cdr/test/mentions.parquet).
+        #[arg(long)]
+        gold: PathBuf,
+        /// Predicted mentions Parquet.
+        #[arg(long)]
+        pred: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what this installation has: libtorch and devices, librdkafka, the encoder.
     Info {
         /// Hugging Face model directory of the encoder.
@@ -34,6 +69,44 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Info { encoder } => info(&encoder),
+        Command::Import {
+            corpus,
+            data_dir,
+            out,
+            check,
+            show_problems,
+        } => {
+            let names: Vec<&str> = if corpus == "all" {
+                CORPORA.to_vec()
+            } else {
+                vec![corpus.as_str()]
+            };
+            let mut mismatches = 0;
+            for name in names {
+                mismatches += import(name, &data_dir, &out, show_problems)?;
+            }
+            println!(
+                "{}",
+                if mismatches == 0 {
+                    "all counts as expected".to_owned()
+                } else {
+                    format!("{mismatches} count(s) differ from the expected ones")
+                }
+            );
+            if check && mismatches > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Eval { gold, pred, json } => {
+            let report = evaluate(&gold, &pred)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
     }
 }
 
@@ -76,4 +149,108 @@ fn info(encoder: &std::path::Path) -> Result<()> {
         "pipeline: not yet available (sources, text stages, model and sinks arrive with their issues)"
     );
     Ok(())
+}
+
+/// Imports every split of `name`; returns the number of counts that differ from the expected.
+fn import(
+    name: &str,
+    data_dir: &std::path::Path,
+    out: &std::path::Path,
+    show: usize,
+) -> Result<usize> {
+    let specs = splits(name)
+        .with_context(|| format!("unknown corpus {name:?}; known: {}", CORPORA.join(", ")))?;
+    let mut mismatches = 0;
+    for spec in specs {
+        let started = std::time::Instant::now();
+        let corpus = spec
+            .source
+            .read(data_dir)
+            .with_context(|| format!("importing {name} {}", spec.split))?;
+        let dir = out.join(name).join(spec.split);
+        let sources = spec.source.paths().join(",");
+        write_corpus(
+            &corpus,
+            &dir,
+            &[
+                ("corpus", name.to_owned()),
+                ("split", spec.split.to_owned()),
+                ("sources", sources.clone()),
+            ],
+        )?;
+        println!(
+            "{name} {} ({sources}) -> {} [{:.1}s]",
+            spec.split,
+            dir.display(),
+            started.elapsed().as_secs_f64()
+        );
+        let mut row = |label: &str, got: Option<usize>, want: Option<usize>| {
+            let got_s = got.map(|g| g.to_string()).unwrap_or_else(|| "-".into());
+            let verdict = match (got, want) {
+                (Some(g), Some(w)) if g == w => format!("expected {w}: ok"),
+                (Some(g), Some(w)) => {
+                    mismatches += 1;
+                    format!("expected {w}: DIFFERS by {:+}", g as i64 - w as i64)
+                }
+                _ => String::new(),
+            };
+            println!("  {label:<12} {got_s:>8}  {verdict}");
+        };
+        row(
+            "documents",
+            Some(corpus.documents.len()),
+            spec.expected.documents,
+        );
+        let sentences = (!corpus.sentences.is_empty()).then_some(corpus.sentences.len());
+        row(
+            "sentences",
+            sentences,
+            spec.expected.sentences.filter(|_| sentences.is_some()),
+        );
+        let counts = corpus.mentions_per_type();
+        let mut types: std::collections::BTreeSet<&str> =
+            counts.keys().map(String::as_str).collect();
+        types.extend(spec.expected.mentions.iter().map(|(t, _)| *t));
+        let total_want: Option<usize> = (!spec.expected.mentions.is_empty())
+            .then(|| spec.expected.mentions.iter().map(|(_, n)| n).sum());
+        for ty in types {
+            let want = spec
+                .expected
+                .mentions
+                .iter()
+                .find(|(t, _)| *t == ty)
+                .map(|(_, n)| *n);
+            row(ty, Some(counts.get(ty).copied().unwrap_or(0)), want);
+        }
+        row("mentions", Some(corpus.mentions.len()), total_want);
+        println!("  expected counts: {}", spec.expected.note);
+        for (reason, n) in &corpus.skipped {
+            println!("  not imported: {n} {reason}");
+        }
+        println!("  problems: {}", corpus.problems.len());
+        for p in corpus.problems.iter().take(show) {
+            println!("    {}: {}", p.at, p.message);
+        }
+        if corpus.problems.len() > show {
+            println!("    ... {} more", corpus.problems.len() - show);
+        }
+    }
+    Ok(mismatches)
+}
+
+fn evaluate(gold: &std::path::Path, pred: &std::path::Path) -> Result<Report> {
+    let spans = |path: &std::path::Path| -> Result<Vec<TypedSpan<(String, u32)>>> {
+        Ok(read_mentions(path)?
+            .into_iter()
+            .map(|m| TypedSpan {
+                unit: (m.doc_id, m.section),
+                start: m.char_start as usize,
+                end: m.char_end as usize,
+                label: m.entity_type,
+            })
+            .collect())
+    };
+    let mut scorer = Scorer::new();
+    scorer.add_spans(spans(gold)?, spans(pred)?);
+    Ok(scorer.report())
 }

@@ -40,11 +40,33 @@ pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, Str
     }
 }
 
-/// 1-based line of a byte position in `text`.
-pub(crate) fn line_of(text: &[u8], pos: usize) -> usize {
-    text[..pos.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// 1-based line numbers of byte positions in one text, counted incrementally: positions that
+/// only move forward (as a reader's do) cost one pass over the text in all.
+pub(crate) struct Lines<'a> {
+    text: &'a [u8],
+    pos: std::cell::Cell<usize>,
+    line: std::cell::Cell<usize>,
+}
+
+impl<'a> Lines<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            pos: 0.into(),
+            line: 1.into(),
+        }
+    }
+
+    pub(crate) fn line(&self, pos: usize) -> usize {
+        let pos = pos.min(self.text.len());
+        let (from, mut line) = if pos >= self.pos.get() {
+            (self.pos.get(), self.line.get())
+        } else {
+            (0, 1)
+        };
+        line += self.text[from..pos].iter().filter(|&&b| b == b'\n').count();
+        self.pos.set(pos);
+        self.line.set(line);
+        line
+    }
 }

@@ -13,7 +13,7 @@ use quick_xml::events::Event;
 
 use super::error::{CorpusError, Location, read_utf8};
 use super::model::{CharIndex, Corpus, Document, Problem, Section};
-use crate::xml::{attr, line_of, push_text};
+use crate::xml::{Lines, attr, push_text};
 
 #[derive(Default)]
 struct Annotation {
@@ -35,6 +35,7 @@ struct Passage {
 pub fn read_bioc(path: &Path) -> Result<Corpus, CorpusError> {
     let source = read_utf8(path)?;
     let mut reader = Reader::from_str(&source);
+    let lines = Lines::new(&source);
     let mut corpus = Corpus::default();
     let mut stack: Vec<String> = Vec::new();
     let mut doc_id = String::new();
@@ -46,7 +47,7 @@ pub fn read_bioc(path: &Path) -> Result<Corpus, CorpusError> {
     loop {
         let pos = reader.buffer_position() as usize;
         let at = |record: &str| {
-            let loc = Location::file(path).line(line_of(source.as_bytes(), pos));
+            let loc = Location::file(path).line(lines.line(pos));
             if record.is_empty() {
                 loc
             } else {
@@ -68,7 +69,7 @@ pub fn read_bioc(path: &Path) -> Result<Corpus, CorpusError> {
                     "passage" => passage = Some(Passage::default()),
                     "annotation" => {
                         annotation = Some(Annotation {
-                            line: line_of(source.as_bytes(), pos),
+                            line: lines.line(pos),
                             ..Default::default()
                         })
                     }

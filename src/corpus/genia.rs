@@ -16,7 +16,7 @@ use quick_xml::events::Event;
 
 use super::error::{CorpusError, Location, read_utf8};
 use super::model::{CharIndex, Corpus, Document, Problem, Section, Sentence, token_document};
-use crate::xml::{attr, line_of, push_text};
+use crate::xml::{Lines, attr, push_text};
 
 /// The 5-class type of a GENIA `sem` value, if it has one.
 pub fn genia_type(sem: &str) -> Option<&'static str> {
@@ -48,6 +48,7 @@ struct Article {
 pub fn read_genia_xml(path: &Path, keep: Option<&HashSet<String>>) -> Result<Corpus, CorpusError> {
     let source = read_utf8(path)?;
     let mut reader = Reader::from_str(&source);
+    let lines = Lines::new(&source);
     let mut articles: Vec<Article> = Vec::new();
     let mut article: Option<Article> = None;
     let mut stack: Vec<String> = Vec::new();
@@ -57,7 +58,7 @@ pub fn read_genia_xml(path: &Path, keep: Option<&HashSet<String>>) -> Result<Cor
     let mut chars = 0usize; // characters in the current sentence so far
     loop {
         let pos = reader.buffer_position() as usize;
-        let at = || Location::file(path).line(line_of(source.as_bytes(), pos));
+        let at = || Location::file(path).line(lines.line(pos));
         let event = reader
             .read_event()
             .map_err(|e| CorpusError::malformed(at(), format!("XML: {e}")))?;
@@ -68,7 +69,7 @@ pub fn read_genia_xml(path: &Path, keep: Option<&HashSet<String>>) -> Result<Cor
                     "article" => {
                         article = Some(Article {
                             id: String::new(),
-                            line: line_of(source.as_bytes(), pos),
+                            line: lines.line(pos),
                             sections: Vec::new(),
                         })
                     }

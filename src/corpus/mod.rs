@@ -7,6 +7,8 @@
 //! `B-`) are kept as [`Problem`]s and reported by `bioner import`, never dropped silently.
 
 mod bioc;
+pub mod catalog;
+mod ccks;
 mod error;
 mod genia;
 mod iob;
@@ -15,6 +17,7 @@ mod pubtator;
 mod table;
 
 pub use bioc::read_bioc;
+pub use ccks::{CCKS_SECTIONS, read_ccks};
 pub use error::{CorpusError, Location};
 pub use genia::{genia_type, read_genia_jsonl, read_genia_xml};
 pub use iob::read_iob;
