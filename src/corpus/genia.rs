@@ -36,11 +36,16 @@ pub fn genia_type(sem: &str) -> Option<&'static str> {
     }
 }
 
+/// A term: character start and end within its sentence, and its `sem` attribute.
+type Term = (usize, usize, Option<String>);
+/// A sentence's text and its terms.
+type RawSentence = (String, Vec<Term>);
+
 struct Article {
     id: String,
     line: usize,
     /// (section name, sentences: text and (start, end, sem) char spans)
-    sections: Vec<(String, Vec<(String, Vec<(usize, usize, Option<String>)>)>)>,
+    sections: Vec<(String, Vec<RawSentence>)>,
 }
 
 /// Reads the GENIA XML, keeping only articles whose id (e.g. `MEDLINE:95369245`) is in `keep`
@@ -54,7 +59,7 @@ pub fn read_genia_xml(path: &Path, keep: Option<&HashSet<String>>) -> Result<Cor
     let mut stack: Vec<String> = Vec::new();
     let mut text = String::new(); // current sentence text, or bibliomisc text
     let mut open_cons: Vec<(usize, Option<String>)> = Vec::new();
-    let mut spans: Vec<(usize, usize, Option<String>)> = Vec::new();
+    let mut spans: Vec<Term> = Vec::new();
     let mut chars = 0usize; // characters in the current sentence so far
     loop {
         let pos = reader.buffer_position() as usize;
