@@ -268,10 +268,7 @@ mod tests {
 </collection>"#;
 
     fn read(content: &str) -> Result<Corpus, CorpusError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cdr.BioC.xml");
-        std::fs::write(&path, content).unwrap();
-        read_bioc(&path)
+        crate::corpus::read_temp_file("cdr.BioC.xml", content, read_bioc)
     }
 
     #[test]

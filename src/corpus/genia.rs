@@ -337,10 +337,7 @@ mod tests {
 </set>"#;
 
     fn read(content: &str, keep: Option<&HashSet<String>>) -> Result<Corpus, CorpusError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("genia.xml");
-        std::fs::write(&path, content).unwrap();
-        read_genia_xml(&path, keep)
+        crate::corpus::read_temp_file("genia.xml", content, |p| read_genia_xml(p, keep))
     }
 
     #[test]

@@ -202,10 +202,7 @@ mod tests {
     use super::*;
 
     fn read(content: &str) -> Result<Corpus, CorpusError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("train.iob2");
-        std::fs::write(&path, content).unwrap();
-        read_iob(&path)
+        crate::corpus::read_temp_file("train.iob2", content, read_iob)
     }
 
     #[test]

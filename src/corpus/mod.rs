@@ -26,3 +26,16 @@ pub use model::{
 };
 pub use pubtator::read_pubtator;
 pub use table::{read_mentions, write_corpus};
+
+/// Test helper: writes `content` to a temporary file named `name` and reads it with `read`.
+#[cfg(test)]
+pub(crate) fn read_temp_file<T>(
+    name: &str,
+    content: &str,
+    read: impl FnOnce(&std::path::Path) -> T,
+) -> T {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).expect("write fixture");
+    read(&path)
+}

@@ -213,10 +213,7 @@ mod tests {
     use super::*;
 
     fn read(content: &str) -> Result<Corpus, CorpusError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.PubTator.txt");
-        std::fs::write(&path, content).unwrap();
-        read_pubtator(&path)
+        crate::corpus::read_temp_file("x.PubTator.txt", content, read_pubtator)
     }
 
     const DOC: &str = "227508|t|Naloxone reverses the antihypertensive effect of clonidine.\n\
