@@ -13,4 +13,6 @@ pub mod corpus;
 pub mod encoder;
 pub mod eval;
 pub mod kafka;
+pub mod parse;
+pub mod text;
 mod xml;

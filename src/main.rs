@@ -39,6 +39,16 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         show_problems: usize,
     },
+    /// Measure the sentence splitter (boundary P/R/F1 on GENIA and CRAFT) and the word tokenizer
+    /// (share of BC5CDR and GENIA entity boundaries on token boundaries).
+    TextEval {
+        /// Folder holding the corpora (as laid out in ../shared/data).
+        #[arg(long, env = "BIONER_DATA_DIR", default_value = "../shared/data")]
+        data_dir: PathBuf,
+        /// Print up to N sentence-boundary errors per corpus, with context.
+        #[arg(long, default_value_t = 0)]
+        show_errors: usize,
+    },
     /// Score predicted mentions against gold mentions (strict: exact span and type), per type
     /// and micro. Both files use the mentions table columns (schemas/corpus_mentions.md).
     Eval {
@@ -98,6 +108,10 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::TextEval {
+            data_dir,
+            show_errors,
+        } => text_eval(&data_dir, show_errors),
         Command::Eval { gold, pred, json } => {
             let report = evaluate(&gold, &pred)?;
             if json {
@@ -253,4 +267,127 @@ fn evaluate(gold: &std::path::Path, pred: &std::path::Path) -> Result<Report> {
     let mut scorer = Scorer::new();
     scorer.add_spans(spans(gold)?, spans(pred)?);
     Ok(scorer.report())
+}
+
+fn text_eval(data_dir: &std::path::Path, show: usize) -> Result<()> {
+    use bioner::corpus::{read_genia_xml, read_pubtator};
+    use bioner::parse::read_conllu;
+    use bioner::text::bench::{GoldSentences, sentence_boundary_errors, token_boundary_coverage};
+    use bioner::text::{BioTokenizer, RuleSentenceSplitter};
+
+    let splitter = RuleSentenceSplitter::default();
+    let pct = |x: f64| 100.0 * x;
+    println!("sentence boundaries (every sentence start but a text's first)");
+    println!(
+        "{:<34} {:>8} {:>9} {:>9} {:>9}",
+        "corpus", "gold", "precision", "recall", "f1"
+    );
+
+    let genia = read_genia_xml(
+        &data_dir.join("genia_nested/original/GENIAcorpus3.02.xml"),
+        None,
+    )?;
+    let mut gold_by_section: std::collections::HashMap<(&str, u32), Vec<(usize, usize)>> =
+        Default::default();
+    for s in &genia.sentences {
+        gold_by_section
+            .entry((s.doc_id.as_str(), s.section))
+            .or_default()
+            .push((s.char_start as usize, s.char_end as usize));
+    }
+    let units = genia.documents.iter().flat_map(|d| {
+        let gold = &gold_by_section;
+        d.sections
+            .iter()
+            .enumerate()
+            .map(move |(i, sec)| GoldSentences {
+                text: &sec.text,
+                sentences: gold
+                    .get(&(d.id.as_str(), i as u32))
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+    });
+    let (c, errors) = sentence_boundary_errors(&splitter, units, show);
+    println!(
+        "{:<34} {:>8} {:>9.2} {:>9.2} {:>9.2}",
+        "GENIA 3.02 (2,000 abstracts)",
+        c.support(),
+        pct(c.precision()),
+        pct(c.recall()),
+        pct(c.f1())
+    );
+    for (kind, context) in errors {
+        println!("    {kind}: {context}");
+    }
+
+    for split in ["train", "dev", "test"] {
+        let trees = read_conllu(&data_dir.join(format!("treebanks/craft/{split}.conllu")))?;
+        // Paragraph texts: the sentences of a paragraph joined by one space.
+        let mut paragraphs: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
+        let mut key = None;
+        for t in &trees {
+            let k = (t.doc_id.clone(), t.par_id.clone());
+            if key.as_ref() != Some(&k) {
+                paragraphs.push((String::new(), Vec::new()));
+                key = Some(k);
+            }
+            let (text, spans) = paragraphs.last_mut().expect("paragraph");
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            let sentence = t.text.clone().unwrap_or_else(|| t.rebuilt_text());
+            let start = text.chars().count();
+            text.push_str(&sentence);
+            spans.push((start, start + sentence.chars().count()));
+        }
+        let (c, errors) = sentence_boundary_errors(
+            &splitter,
+            paragraphs.iter().map(|(t, s)| GoldSentences {
+                text: t,
+                sentences: s.clone(),
+            }),
+            show,
+        );
+        let name = format!("CRAFT {split} ({} sentences)", trees.len());
+        println!(
+            "{:<34} {:>8} {:>9.2} {:>9.2} {:>9.2}",
+            name,
+            c.support(),
+            pct(c.precision()),
+            pct(c.recall()),
+            pct(c.f1())
+        );
+        for (kind, context) in errors {
+            println!("    {kind}: {context}");
+        }
+    }
+
+    println!();
+    println!("entity boundaries on token boundaries (BioTokenizer)");
+    println!(
+        "{:<34} {:>9} {:>11} {:>9} {:>15}",
+        "corpus", "mentions", "boundaries", "on token", "both ends"
+    );
+    let mut bc5 = bioner::corpus::Corpus::default();
+    for f in ["CDR_TrainingSet", "CDR_DevelopmentSet", "CDR_TestSet"] {
+        bc5.extend(read_pubtator(
+            &data_dir.join(format!("bc5cdr/pubtator/{f}.PubTator.txt")),
+        )?);
+    }
+    for (name, corpus) in [
+        ("BC5CDR (PubTator, all splits)", &bc5),
+        ("GENIA 3.02 (5 types)", &genia),
+    ] {
+        let c = token_boundary_coverage(&BioTokenizer, &corpus.documents, &corpus.mentions);
+        println!(
+            "{:<34} {:>9} {:>11} {:>8.2}% {:>14.2}%",
+            name,
+            c.mentions,
+            c.boundaries,
+            pct(c.boundary_share()),
+            pct(c.mention_share())
+        );
+    }
+    Ok(())
 }

@@ -1,0 +1,13 @@
+//! Text stages before the model: sentence splitting and word tokenization, both carrying
+//! offsets (bytes into the input; characters where the caller asks) so every later stage can
+//! point back into the original text.
+//!
+//! Each stage is a small trait with one rule-based implementation tuned for biomedical
+//! abstracts; `bioner textbench` measures them against GENIA and CRAFT (docs/TEXT.md).
+
+pub mod bench;
+mod sentences;
+mod tokenize;
+
+pub use sentences::{RuleSentenceSplitter, SentenceSplitter};
+pub use tokenize::{BioTokenizer, CharTokenizer, TokenSpan, WordTokenizer};
