@@ -49,6 +49,11 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         show_errors: usize,
     },
+    /// Train or evaluate the part-of-speech tagger and dependency parser.
+    Parser {
+        #[command(subcommand)]
+        command: ParserCommand,
+    },
     /// Score predicted mentions against gold mentions (strict: exact span and type), per type
     /// and micro. Both files use the mentions table columns (schemas/corpus_mentions.md).
     Eval {
@@ -69,6 +74,34 @@ enum Command {
         encoder: PathBuf,
     },
 }
+
+#[derive(Subcommand, Debug)]
+enum ParserCommand {
+    /// Train tagger, parser and labeller on a CoNLL-U treebank and save the model file.
+    Train {
+        /// Training treebank (CoNLL-U with Penn XPOS tags).
+        #[arg(long, default_value = "../shared/data/treebanks/craft/train.conllu")]
+        train: PathBuf,
+        /// Where to write the model.
+        #[arg(long, default_value = DEFAULT_PARSER_MODEL)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        epochs: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Attachment scores on CRAFT test and GENIA dev (gold tokens), and speed on 1 and 2 threads.
+    Eval {
+        #[arg(long, default_value = DEFAULT_PARSER_MODEL)]
+        model: PathBuf,
+        /// Folder holding the treebanks (as laid out in ../shared/data).
+        #[arg(long, env = "BIONER_DATA_DIR", default_value = "../shared/data")]
+        data_dir: PathBuf,
+    },
+}
+
+/// Where `bioner parser train` writes the model by default.
+const DEFAULT_PARSER_MODEL: &str = "models/parser/craft.bnrdep";
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -108,6 +141,7 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Parser { command } => parser_command(command),
         Command::TextEval {
             data_dir,
             show_errors,
@@ -390,4 +424,98 @@ fn text_eval(data_dir: &std::path::Path, show: usize) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn parser_command(command: ParserCommand) -> Result<()> {
+    use bioner::parse::{DependencyModel, TrainOptions, evaluate, read_conllu};
+    match command {
+        ParserCommand::Train {
+            train,
+            out,
+            epochs,
+            seed,
+        } => {
+            let started = std::time::Instant::now();
+            let sentences = read_conllu(&train)?;
+            let words: usize = sentences.iter().map(|s| s.tokens.len()).sum();
+            println!(
+                "training on {} ({} sentences, {words} words), {epochs} epochs",
+                train.display(),
+                sentences.len()
+            );
+            let mut model =
+                DependencyModel::train(&sentences, &TrainOptions { epochs, seed }, |line| {
+                    println!("  {line}")
+                });
+            model.metadata = serde_json::json!({
+                "bioner_version": env!("CARGO_PKG_VERSION"),
+                "trained_on": train.file_name().map(|f| f.to_string_lossy().into_owned()),
+                "sentences": sentences.len(),
+                "words": words,
+                "epochs": epochs,
+                "seed": seed,
+            })
+            .to_string();
+            model.save(&out)?;
+            println!(
+                "saved {} ({:.1} MB) in {:.0}s",
+                out.display(),
+                std::fs::metadata(&out)?.len() as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        ParserCommand::Eval { model, data_dir } => {
+            let started = std::time::Instant::now();
+            let model = DependencyModel::load(&model)?;
+            println!(
+                "model loaded in {:.0} ms: {}",
+                started.elapsed().as_secs_f64() * 1e3,
+                model.metadata
+            );
+            println!(
+                "{:<28} {:>8} {:>7} {:>7} {:>13} {:>13} {:>8}",
+                "treebank (gold tokens)",
+                "tokens",
+                "UAS",
+                "LAS",
+                "UAS no punct",
+                "LAS no punct",
+                "POS acc"
+            );
+            for (name, rel) in [
+                ("CRAFT test", "treebanks/craft/test.conllu"),
+                ("CRAFT dev", "treebanks/craft/dev.conllu"),
+                ("GENIA dev (SD labels)", "treebanks/genia/sd/dev.conllx"),
+            ] {
+                let sentences = read_conllu(&data_dir.join(rel))?;
+                let s = evaluate(&model, &sentences);
+                println!(
+                    "{:<28} {:>8} {:>7.2} {:>7.2} {:>13.2} {:>13.2} {:>8.2}",
+                    name, s.tokens, s.uas, s.las, s.uas_no_punct, s.las_no_punct, s.tag_accuracy
+                );
+            }
+            let sentences = read_conllu(&data_dir.join("treebanks/craft/test.conllu"))?;
+            let words: Vec<Vec<&str>> = sentences
+                .iter()
+                .map(|s| s.tokens.iter().map(|t| t.form.as_str()).collect())
+                .collect();
+            let total: usize = words.iter().map(Vec::len).sum();
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()?;
+                let t = std::time::Instant::now();
+                let parses = pool.install(|| model.parse_many(&words));
+                let secs = t.elapsed().as_secs_f64();
+                assert_eq!(parses.len(), words.len());
+                println!(
+                    "speed, CRAFT test, {threads} thread(s): {:.0} words/s ({:.0} words/s per thread; tag + parse + label)",
+                    total as f64 / secs,
+                    total as f64 / secs / threads as f64
+                );
+            }
+            Ok(())
+        }
+    }
 }

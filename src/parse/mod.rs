@@ -1,6 +1,16 @@
-//! Dependency trees: the CoNLL-U treebank reader, and (with the parser issue) the part-of-speech
-//! tagger and transition-based dependency parser trained on CRAFT.
+//! Dependency trees: the CoNLL-U treebank reader, a part-of-speech tagger and an arc-hybrid
+//! dependency parser with an arc labeller (averaged perceptrons, trained on CRAFT by
+//! `bioner parser train`), saved as one versioned model file.
 
+mod arcs;
 mod conllu;
+mod model;
+mod perceptron;
+mod tagger;
 
 pub use conllu::{ConlluError, TreeSentence, TreeToken, read_conllu};
+pub use model::{
+    AttachmentScores, DependencyModel, MODEL_FORMAT_VERSION, ModelError, Parse, TrainOptions,
+    evaluate,
+};
+pub use tagger::Tagger;
