@@ -204,6 +204,7 @@ fn add_article(path: &Path, a: Article, corpus: &mut Corpus) -> Result<(), Corpu
                 char_end: (offset + n) as u32,
                 tokens: Vec::new(),
                 tags: None,
+                tree: None,
             });
             sentence_index += 1;
             section_text.push_str(&text);

@@ -22,10 +22,10 @@ pub use error::{CorpusError, Location};
 pub use genia::{genia_type, read_genia_jsonl, read_genia_xml};
 pub use iob::read_iob;
 pub use model::{
-    CharIndex, Corpus, Document, Mention, Problem, Section, Sentence, Token, TypeCounts,
+    CharIndex, Corpus, Document, Mention, Problem, Section, Sentence, Token, Tree, TypeCounts,
 };
 pub use pubtator::read_pubtator;
-pub use table::{read_mentions, write_corpus};
+pub use table::{read_documents, read_mentions, read_sentences, write_corpus, write_sentences};
 
 /// Test helper: writes `content` to a temporary file named `name` and reads it with `read`.
 #[cfg(test)]

@@ -48,7 +48,19 @@ pub struct Sentence {
     pub char_start: u32,
     pub char_end: u32,
     pub tokens: Vec<Token>,
+    /// BIO entity tags where the corpus gives them.
     pub tags: Option<Vec<String>>,
+    /// Dependency tree, when parsed: part-of-speech tags, heads (1-based, 0 = root, as in
+    /// CoNLL-U) and labels, one per token.
+    pub tree: Option<Tree>,
+}
+
+/// A dependency tree over a sentence's tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    pub pos: Vec<String>,
+    pub heads: Vec<u32>,
+    pub deprels: Vec<String>,
 }
 
 /// Something in a source that disagrees with itself but does not stop the import.
@@ -132,6 +144,7 @@ pub fn token_document(
             char_end: len,
             tokens,
             tags,
+            tree: None,
         });
     }
     let document = Document {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, AsArray, Int32Array, Int32Builder, ListBuilder, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, Int32Array, Int32Builder, ListBuilder, RecordBatch, StringArray,
     StringBuilder, StringDictionaryBuilder,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
@@ -17,7 +17,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::error::CorpusError;
-use super::model::{Corpus, Mention};
+use super::model::{Corpus, Document, Mention, Section, Sentence, Token, Tree};
 
 /// Version of the three corpus table schemas, written to each file's footer.
 pub const CORPUS_SCHEMA_VERSION: &str = "1";
@@ -63,6 +63,9 @@ pub fn sentences_schema() -> SchemaRef {
         Field::new("token_starts", list_of(DataType::Int32), false),
         Field::new("token_ends", list_of(DataType::Int32), false),
         Field::new("tags", list_of(DataType::Utf8), true),
+        Field::new("pos", list_of(DataType::Utf8), true),
+        Field::new("heads", list_of(DataType::Int32), true),
+        Field::new("deprels", list_of(DataType::Utf8), true),
     ]))
 }
 
@@ -81,7 +84,7 @@ pub fn write_corpus(
     let tables = [
         ("documents.parquet", documents_batch(corpus)),
         ("mentions.parquet", mentions_batch(&corpus.mentions)),
-        ("sentences.parquet", sentences_batch(corpus)),
+        ("sentences.parquet", sentences_batch(&corpus.sentences)),
     ];
     let mut written = Vec::new();
     for (name, batch) in tables {
@@ -184,15 +187,33 @@ fn mentions_batch(mentions: &[Mention]) -> Result<RecordBatch, arrow::error::Arr
     RecordBatch::try_new(mentions_schema(), cols)
 }
 
-fn sentences_batch(corpus: &Corpus) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let s = &corpus.sentences;
-    let int = |f: fn(&super::model::Sentence) -> u32| -> ArrayRef {
+/// Writes only `sentences.parquet` into `dir` (e.g. after parsing), as [`write_corpus`] does.
+pub fn write_sentences(
+    sentences: &[Sentence],
+    dir: &Path,
+    metadata: &[(&str, String)],
+) -> Result<PathBuf, CorpusError> {
+    std::fs::create_dir_all(dir).map_err(|source| CorpusError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join("sentences.parquet");
+    let batch = sentences_batch(sentences).map_err(|e| write_err(&path, e))?;
+    write_parquet(&path, &batch, metadata)?;
+    Ok(path)
+}
+
+fn sentences_batch(s: &[Sentence]) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let int = |f: fn(&Sentence) -> u32| -> ArrayRef {
         Arc::new(Int32Array::from_iter_values(s.iter().map(|x| f(x) as i32)))
     };
     let mut tokens = ListBuilder::new(StringBuilder::new());
     let mut starts = ListBuilder::new(Int32Builder::new());
     let mut ends = ListBuilder::new(Int32Builder::new());
     let mut tags = ListBuilder::new(StringBuilder::new());
+    let mut pos = ListBuilder::new(StringBuilder::new());
+    let mut heads = ListBuilder::new(Int32Builder::new());
+    let mut deprels = ListBuilder::new(StringBuilder::new());
     for sent in s {
         for t in &sent.tokens {
             tokens.values().append_value(&t.text);
@@ -211,6 +232,23 @@ fn sentences_batch(corpus: &Corpus) -> Result<RecordBatch, arrow::error::ArrowEr
             }
             None => tags.append(false),
         }
+        match &sent.tree {
+            Some(t) => {
+                for ((p, h), d) in t.pos.iter().zip(&t.heads).zip(&t.deprels) {
+                    pos.values().append_value(p);
+                    heads.values().append_value(*h as i32);
+                    deprels.values().append_value(d);
+                }
+                pos.append(true);
+                heads.append(true);
+                deprels.append(true);
+            }
+            None => {
+                pos.append(false);
+                heads.append(false);
+                deprels.append(false);
+            }
+        }
     }
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(s.iter().map(|x| &x.doc_id))),
@@ -222,6 +260,9 @@ fn sentences_batch(corpus: &Corpus) -> Result<RecordBatch, arrow::error::ArrowEr
         Arc::new(starts.finish()),
         Arc::new(ends.finish()),
         Arc::new(tags.finish()),
+        Arc::new(pos.finish()),
+        Arc::new(heads.finish()),
+        Arc::new(deprels.finish()),
     ];
     RecordBatch::try_new(sentences_schema(), cols)
 }
@@ -230,60 +271,251 @@ fn sentences_batch(corpus: &Corpus) -> Result<RecordBatch, arrow::error::ArrowEr
 /// Only the columns `doc_id`, `section_index`, `char_start`, `char_end`, `entity_type` are
 /// required; `text` and byte offsets are read when present.
 pub fn read_mentions(path: &Path) -> Result<Vec<Mention>, CorpusError> {
+    let mut out = Vec::new();
+    for batch in open_batches(path)? {
+        let c = Columns {
+            path,
+            batch: &batch,
+        };
+        for name in [
+            "doc_id",
+            "section_index",
+            "char_start",
+            "char_end",
+            "entity_type",
+        ] {
+            if c.col(name)?.null_count() > 0 {
+                return Err(c.bad(format!("column {name:?} has nulls")));
+            }
+        }
+        let (doc, sec, cs, ce, ty) = (
+            c.strings("doc_id")?,
+            c.ints("section_index")?,
+            c.ints("char_start")?,
+            c.ints("char_end")?,
+            c.strings("entity_type")?,
+        );
+        let optional = |name: &str| batch.column_by_name(name).is_some();
+        let text = if optional("text") {
+            c.strings("text")?
+        } else {
+            vec![String::new(); batch.num_rows()]
+        };
+        let bs = if optional("byte_start") {
+            c.ints("byte_start")?
+        } else {
+            vec![0; batch.num_rows()]
+        };
+        let be = if optional("byte_end") {
+            c.ints("byte_end")?
+        } else {
+            vec![0; batch.num_rows()]
+        };
+        for i in 0..batch.num_rows() {
+            out.push(Mention {
+                doc_id: doc[i].clone(),
+                section: sec[i] as u32,
+                char_start: cs[i] as u32,
+                char_end: ce[i] as u32,
+                byte_start: bs[i] as u32,
+                byte_end: be[i] as u32,
+                text: text[i].clone(),
+                entity_type: ty[i].clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn open_batches(path: &Path) -> Result<Vec<RecordBatch>, CorpusError> {
     let bad = |m: String| CorpusError::malformed(super::error::Location::file(path), m);
     let file = File::open(path).map_err(|source| CorpusError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| bad(format!("not a Parquet file: {e}")))?
         .build()
-        .map_err(|e| bad(e.to_string()))?;
-    let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| bad(e.to_string()))?;
-        let col = |name: &str| batch.column_by_name(name).cloned();
-        let need = |name: &str| col(name).ok_or_else(|| bad(format!("missing column {name:?}")));
-        let strings = |a: ArrayRef, name: &str| -> Result<Vec<Option<String>>, CorpusError> {
-            let a = arrow::compute::cast(&a, &DataType::Utf8)
-                .map_err(|_| bad(format!("column {name:?} is not a string column")))?;
-            Ok(a.as_string::<i32>()
-                .iter()
-                .map(|v| v.map(str::to_owned))
-                .collect())
+        .map_err(|e| bad(e.to_string()))?
+        .map(|b| b.map_err(|e| bad(e.to_string())))
+        .collect()
+}
+
+/// Typed access to the columns of one batch, with errors naming the file and column.
+struct Columns<'a> {
+    path: &'a Path,
+    batch: &'a RecordBatch,
+}
+
+impl Columns<'_> {
+    fn bad(&self, m: String) -> CorpusError {
+        CorpusError::malformed(super::error::Location::file(self.path), m)
+    }
+    fn col(&self, name: &str) -> Result<ArrayRef, CorpusError> {
+        self.batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| self.bad(format!("missing column {name:?}")))
+    }
+    fn strings(&self, name: &str) -> Result<Vec<String>, CorpusError> {
+        let a = arrow::compute::cast(&self.col(name)?, &DataType::Utf8)
+            .map_err(|_| self.bad(format!("column {name:?} is not a string column")))?;
+        Ok(a.as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap_or_default().to_owned())
+            .collect())
+    }
+    fn ints(&self, name: &str) -> Result<Vec<i64>, CorpusError> {
+        let a = arrow::compute::cast(&self.col(name)?, &DataType::Int64)
+            .map_err(|_| self.bad(format!("column {name:?} is not an integer column")))?;
+        Ok(a.as_primitive::<arrow::datatypes::Int64Type>()
+            .iter()
+            .map(|v| v.unwrap_or_default())
+            .collect())
+    }
+    /// A list column as one Vec per row (None for a null row); absent column = all None.
+    fn lists<T>(
+        &self,
+        name: &str,
+        item: DataType,
+        get: impl Fn(&ArrayRef) -> Vec<T>,
+    ) -> Result<Vec<Option<Vec<T>>>, CorpusError> {
+        let Some(a) = self.batch.column_by_name(name) else {
+            return Ok((0..self.batch.num_rows()).map(|_| None).collect());
         };
-        let ints = |a: ArrayRef, name: &str| -> Result<Vec<Option<i64>>, CorpusError> {
-            let a = arrow::compute::cast(&a, &DataType::Int64)
-                .map_err(|_| bad(format!("column {name:?} is not an integer column")))?;
-            Ok(a.as_primitive::<arrow::datatypes::Int64Type>()
-                .iter()
-                .collect())
+        let list = a
+            .as_list_opt::<i32>()
+            .ok_or_else(|| self.bad(format!("column {name:?} is not a list column")))?;
+        (0..list.len())
+            .map(|i| {
+                if list.is_null(i) {
+                    return Ok(None);
+                }
+                let v = arrow::compute::cast(&list.value(i), &item)
+                    .map_err(|_| self.bad(format!("column {name:?} has the wrong item type")))?;
+                Ok(Some(get(&v)))
+            })
+            .collect()
+    }
+}
+
+fn string_items(a: &ArrayRef) -> Vec<String> {
+    a.as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn int_items(a: &ArrayRef) -> Vec<i64> {
+    a.as_primitive::<arrow::datatypes::Int64Type>()
+        .iter()
+        .map(|v| v.unwrap_or_default())
+        .collect()
+}
+
+/// Reads a documents table back into documents (sections in `section_index` order).
+pub fn read_documents(path: &Path) -> Result<Vec<Document>, CorpusError> {
+    let mut docs: Vec<Document> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    for batch in open_batches(path)? {
+        let c = Columns {
+            path,
+            batch: &batch,
         };
-        let doc = strings(need("doc_id")?, "doc_id")?;
-        let sec = ints(need("section_index")?, "section_index")?;
-        let cs = ints(need("char_start")?, "char_start")?;
-        let ce = ints(need("char_end")?, "char_end")?;
-        let ty = strings(need("entity_type")?, "entity_type")?;
-        let text = col("text").map(|a| strings(a, "text")).transpose()?;
-        let bs = col("byte_start")
-            .map(|a| ints(a, "byte_start"))
-            .transpose()?;
-        let be = col("byte_end").map(|a| ints(a, "byte_end")).transpose()?;
+        let (ids, idx, names, texts) = (
+            c.strings("doc_id")?,
+            c.ints("section_index")?,
+            c.strings("section")?,
+            c.strings("text")?,
+        );
         for i in 0..batch.num_rows() {
-            let (Some(d), Some(s), Some(a), Some(b), Some(t)) =
-                (&doc[i], sec[i], cs[i], ce[i], &ty[i])
-            else {
-                return Err(bad(format!("row {i}: null in a required column")));
+            let d = *index.entry(ids[i].clone()).or_insert_with(|| {
+                docs.push(Document {
+                    id: ids[i].clone(),
+                    sections: Vec::new(),
+                });
+                docs.len() - 1
+            });
+            if idx[i] as usize != docs[d].sections.len() {
+                return Err(c.bad(format!(
+                    "document {}: section_index {} out of order",
+                    ids[i], idx[i]
+                )));
+            }
+            docs[d].sections.push(Section {
+                name: names[i].clone(),
+                text: texts[i].clone(),
+            });
+        }
+    }
+    Ok(docs)
+}
+
+/// Reads a sentences table back (tokens, tags and trees where present).
+pub fn read_sentences(path: &Path) -> Result<Vec<Sentence>, CorpusError> {
+    let mut out = Vec::new();
+    for batch in open_batches(path)? {
+        let c = Columns {
+            path,
+            batch: &batch,
+        };
+        let (ids, sec, idx, cs, ce) = (
+            c.strings("doc_id")?,
+            c.ints("section_index")?,
+            c.ints("sentence_index")?,
+            c.ints("char_start")?,
+            c.ints("char_end")?,
+        );
+        let tokens = c.lists("tokens", DataType::Utf8, string_items)?;
+        let starts = c.lists("token_starts", DataType::Int64, int_items)?;
+        let ends = c.lists("token_ends", DataType::Int64, int_items)?;
+        let tags = c.lists("tags", DataType::Utf8, string_items)?;
+        let pos = c.lists("pos", DataType::Utf8, string_items)?;
+        let heads = c.lists("heads", DataType::Int64, int_items)?;
+        let deprels = c.lists("deprels", DataType::Utf8, string_items)?;
+        for i in 0..batch.num_rows() {
+            let toks = tokens[i].clone().unwrap_or_default();
+            let (st, en) = (
+                starts[i].clone().unwrap_or_default(),
+                ends[i].clone().unwrap_or_default(),
+            );
+            if st.len() != toks.len() || en.len() != toks.len() {
+                return Err(c.bad(format!(
+                    "row {i}: tokens and token offsets differ in length"
+                )));
+            }
+            let tree = match (&pos[i], &heads[i], &deprels[i]) {
+                (Some(p), Some(h), Some(d))
+                    if p.len() == toks.len() && h.len() == toks.len() && d.len() == toks.len() =>
+                {
+                    Some(Tree {
+                        pos: p.clone(),
+                        heads: h.iter().map(|&x| x as u32).collect(),
+                        deprels: d.clone(),
+                    })
+                }
+                (None, None, None) => None,
+                _ => return Err(c.bad(format!(
+                    "row {i}: pos, heads and deprels must all be present with one value per token"
+                ))),
             };
-            out.push(Mention {
-                doc_id: d.clone(),
-                section: s as u32,
-                char_start: a as u32,
-                char_end: b as u32,
-                byte_start: bs.as_ref().and_then(|v| v[i]).unwrap_or(0) as u32,
-                byte_end: be.as_ref().and_then(|v| v[i]).unwrap_or(0) as u32,
-                text: text.as_ref().and_then(|v| v[i].clone()).unwrap_or_default(),
-                entity_type: t.clone(),
+            out.push(Sentence {
+                doc_id: ids[i].clone(),
+                section: sec[i] as u32,
+                index: idx[i] as u32,
+                char_start: cs[i] as u32,
+                char_end: ce[i] as u32,
+                tokens: toks
+                    .into_iter()
+                    .zip(st.into_iter().zip(en))
+                    .map(|(text, (a, b))| Token {
+                        text,
+                        char_start: a as u32,
+                        char_end: b as u32,
+                    })
+                    .collect(),
+                tags: tags[i].clone(),
+                tree,
             });
         }
     }

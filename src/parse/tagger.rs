@@ -85,7 +85,7 @@ fn token_hashes(words: &[&str]) -> Vec<TokenHashes> {
 }
 
 const START: u64 = 0x5741_5254;
-const END: u64 = 0x454e_44;
+const END: u64 = 0x0045_4e44;
 
 fn features(h: &[TokenHashes], i: usize, p1: u64, p2: u64, out: &mut Vec<u64>) {
     out.clear();

@@ -78,6 +78,9 @@ impl Coverage {
     }
 }
 
+/// Token start and end offsets (characters) of one section.
+type Boundaries = (HashSet<usize>, HashSet<usize>);
+
 /// Tokenizes every section of `documents` and checks each mention's character offsets
 /// against token starts and ends.
 pub fn token_boundary_coverage(
@@ -85,8 +88,7 @@ pub fn token_boundary_coverage(
     documents: &[Document],
     mentions: &[Mention],
 ) -> Coverage {
-    let mut by_section: std::collections::HashMap<(&str, u32), (HashSet<usize>, HashSet<usize>)> =
-        Default::default();
+    let mut by_section: std::collections::HashMap<(&str, u32), Boundaries> = Default::default();
     for d in documents {
         for (i, s) in d.sections.iter().enumerate() {
             let toks = tokenizer.tokenize(&s.text);

@@ -9,5 +9,5 @@ pub mod bench;
 mod sentences;
 mod tokenize;
 
-pub use sentences::{RuleSentenceSplitter, SentenceSplitter};
+pub use sentences::{CjkSentenceSplitter, RuleSentenceSplitter, SentenceSplitter};
 pub use tokenize::{BioTokenizer, CharTokenizer, TokenSpan, WordTokenizer};

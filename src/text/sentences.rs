@@ -212,6 +212,35 @@ fn starts_with_gene_symbol(rest: &str) -> bool {
             .any(|c| c.is_ascii_digit() || c.is_uppercase())
 }
 
+/// Chinese (and Japanese) text: a sentence ends after 。！？ or ；, with any closing quotes or
+/// brackets that follow; no whitespace is needed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CjkSentenceSplitter;
+
+impl SentenceSplitter for CjkSentenceSplitter {
+    fn split(&self, text: &str) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut it = text.char_indices().peekable();
+        while let Some((_, c)) = it.next() {
+            if matches!(c, '。' | '！' | '？' | '；' | '!' | '?') {
+                while let Some(&(_, n)) = it.peek() {
+                    if is_closer(n) || matches!(n, '」' | '』' | '）' | '”') {
+                        it.next();
+                    } else {
+                        break;
+                    }
+                }
+                let end = it.peek().map(|&(b, _)| b).unwrap_or(text.len());
+                push_trimmed(text, start..end, &mut out);
+                start = end;
+            }
+        }
+        push_trimmed(text, start..text.len(), &mut out);
+        out
+    }
+}
+
 fn push_trimmed(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
     let s = &text[range.clone()];
     let lead = s.len() - s.trim_start().len();
@@ -273,6 +302,13 @@ mod tests {
             ]
         );
         assert_eq!(split("   "), Vec::<&str>::new());
+        let zh = "患者腰痛。行CT检查！结果正常";
+        let parts: Vec<&str> = CjkSentenceSplitter
+            .split(zh)
+            .into_iter()
+            .map(|r| &zh[r])
+            .collect();
+        assert_eq!(parts, vec!["患者腰痛。", "行CT检查！", "结果正常"]);
         assert_eq!(split("No terminator"), vec!["No terminator"]);
     }
 }

@@ -96,13 +96,13 @@ impl WordTokenizer for BioTokenizer {
             |c, prev, next| {
                 if c.is_whitespace() {
                     Class::Space
-                } else if c.is_alphanumeric() {
-                    Class::Word
-                } else if matches!(c, '.' | ',')
-                    && prev.is_some_and(|p| p.is_ascii_digit())
-                    && next.is_some_and(|n| n.is_ascii_digit())
+                } else if c.is_alphanumeric()
+                    // a decimal point or thousands separator inside a number: 2.5, 1,000
+                    || matches!(c, '.' | ',')
+                        && prev.is_some_and(|p| p.is_ascii_digit())
+                        && next.is_some_and(|n| n.is_ascii_digit())
                 {
-                    Class::Word // 2.5, 1,000
+                    Class::Word
                 } else {
                     Class::Single
                 }

@@ -1,0 +1,168 @@
+//! The CPU text stage as one call: documents → sentences → tokens → tags and trees, in
+//! parallel over documents with rayon. Offsets are kept relative to each section.
+
+use rayon::prelude::*;
+
+use super::model::DependencyModel;
+use crate::corpus::{Document, Sentence, Token, Tree};
+use crate::text::{SentenceSplitter, WordTokenizer};
+
+/// How sentences get their trees.
+pub enum Grapher<'a> {
+    /// The trained tagger and parser (English).
+    Parser(&'a DependencyModel),
+    /// The documented fallback for languages without a parser (Chinese): a left-to-right chain,
+    /// see [`chain_tree`].
+    Chain,
+}
+
+/// Heads of the fallback chain graph over `n` tokens, 1-based with 0 for the root: each token
+/// depends on the next one and the last token is the root. It gives the GCN each token's
+/// right-hand neighbour (its left neighbour through the symmetric adjacency) instead of no
+/// syntax at all.
+pub fn chain_tree(n: usize) -> Vec<u32> {
+    (0..n)
+        .map(|i| if i + 1 == n { 0 } else { i as u32 + 2 })
+        .collect()
+}
+
+impl Grapher<'_> {
+    fn tree(&self, words: &[&str]) -> Tree {
+        match self {
+            Grapher::Parser(model) => {
+                let p = model.parse(words);
+                Tree {
+                    pos: p
+                        .tags
+                        .iter()
+                        .map(|&t| model.tagger.tag_names()[t].clone())
+                        .collect(),
+                    heads: p.heads.iter().map(|&h| h as u32).collect(),
+                    deprels: p.labels.iter().map(|&l| model.labels[l].clone()).collect(),
+                }
+            }
+            Grapher::Chain => Tree {
+                pos: vec!["X".into(); words.len()],
+                heads: chain_tree(words.len()),
+                deprels: vec!["chain".into(); words.len()],
+            },
+        }
+    }
+}
+
+/// Splits, tokenizes and parses every section of `documents`.
+pub fn annotate_documents(
+    documents: &[Document],
+    splitter: &dyn SentenceSplitter,
+    tokenizer: &dyn WordTokenizer,
+    grapher: &Grapher<'_>,
+) -> Vec<Sentence> {
+    documents
+        .par_iter()
+        .flat_map_iter(|doc| {
+            let mut out = Vec::new();
+            for (si, section) in doc.sections.iter().enumerate() {
+                let text = &section.text;
+                let mut chars_before = 0usize;
+                let mut last_byte = 0usize;
+                for range in splitter.split(text) {
+                    chars_before += text[last_byte..range.start].chars().count();
+                    last_byte = range.start;
+                    let sentence_text = &text[range.clone()];
+                    let spans = tokenizer.tokenize(sentence_text);
+                    if spans.is_empty() {
+                        continue;
+                    }
+                    let words: Vec<&str> = spans.iter().map(|s| s.text(sentence_text)).collect();
+                    let tokens = spans
+                        .iter()
+                        .zip(&words)
+                        .map(|(s, w)| Token {
+                            text: (*w).to_owned(),
+                            char_start: (s.char_start + chars_before) as u32,
+                            char_end: (s.char_end + chars_before) as u32,
+                        })
+                        .collect::<Vec<_>>();
+                    out.push(Sentence {
+                        doc_id: doc.id.clone(),
+                        section: si as u32,
+                        index: out.len() as u32,
+                        char_start: chars_before as u32,
+                        char_end: (chars_before + sentence_text.chars().count()) as u32,
+                        tree: Some(grapher.tree(&words)),
+                        tokens,
+                        tags: None,
+                    });
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Adds trees to sentences that already have tokens (e.g. token corpora).
+pub fn annotate_sentences(sentences: &mut [Sentence], grapher: &Grapher<'_>) {
+    sentences.par_iter_mut().for_each(|s| {
+        let words: Vec<&str> = s.tokens.iter().map(|t| t.text.as_str()).collect();
+        s.tree = Some(grapher.tree(&words));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::Section;
+    use crate::text::{BioTokenizer, CharTokenizer, RuleSentenceSplitter};
+
+    #[test]
+    fn documents_become_sentences_with_section_offsets_and_chain_fallback() {
+        let doc = Document {
+            id: "1".into(),
+            sections: vec![
+                Section {
+                    name: "title".into(),
+                    text: "α-Synuclein binds.".into(),
+                },
+                Section {
+                    name: "abstract".into(),
+                    text: "We saw it. Cells (n=3) died.".into(),
+                },
+            ],
+        };
+        let s = annotate_documents(
+            std::slice::from_ref(&doc),
+            &RuleSentenceSplitter::default(),
+            &BioTokenizer,
+            &Grapher::Chain,
+        );
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            (s[2].section, s[2].index, s[2].char_start, s[2].char_end),
+            (1, 2, 11, 28)
+        );
+        let text: Vec<char> = doc.sections[1].text.chars().collect();
+        for t in &s[2].tokens {
+            assert_eq!(
+                text[t.char_start as usize..t.char_end as usize]
+                    .iter()
+                    .collect::<String>(),
+                t.text
+            );
+        }
+        assert_eq!(s[0].tree.as_ref().unwrap().heads, vec![2, 3, 4, 5, 0]);
+        assert_eq!(chain_tree(1), vec![0]);
+        let zh = annotate_documents(
+            &[Document {
+                id: "z".into(),
+                sections: vec![Section {
+                    name: "text".into(),
+                    text: "患者腰痛".into(),
+                }],
+            }],
+            &RuleSentenceSplitter::default(),
+            &CharTokenizer,
+            &Grapher::Chain,
+        );
+        assert_eq!(zh[0].tokens.len(), 4);
+    }
+}
