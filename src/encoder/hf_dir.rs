@@ -39,6 +39,15 @@ pub enum ModelDirError {
     },
     #[error("{dir}: neither tokenizer.json nor vocab.txt present")]
     NoTokenizer { dir: PathBuf },
+    #[error("{path}: tensor {name} missing")]
+    MissingTensor { path: PathBuf, name: String },
+    #[error("{path}: tensor {name} has shape {found:?}, the config needs {expected:?}")]
+    ShapeMismatch {
+        path: PathBuf,
+        name: String,
+        expected: Vec<i64>,
+        found: Vec<i64>,
+    },
     #[error("{path}: cannot build tokenizer: {message}")]
     Tokenizer { path: PathBuf, message: String },
 }
@@ -63,6 +72,14 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     #[serde(default)]
     pub pad_token_id: i64,
+    #[serde(default = "default_dropout")]
+    pub hidden_dropout_prob: f64,
+    #[serde(default = "default_dropout")]
+    pub attention_probs_dropout_prob: f64,
+}
+
+fn default_dropout() -> f64 {
+    0.1
 }
 
 fn default_model_type() -> String {

@@ -1,5 +1,7 @@
 //! BERT-family encoders from Hugging Face model directories.
 
+mod bert;
 mod hf_dir;
 
+pub use bert::BertEncoder;
 pub use hf_dir::{BertConfig, DEFAULT_ENCODER_DIR, HfModelDir, ModelDirError};

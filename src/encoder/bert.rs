@@ -1,0 +1,262 @@
+//! A BERT encoder on libtorch (Devlin et al. 2019), laid out so that the variable names are
+//! exactly Hugging Face's `BertModel` names (`embeddings.word_embeddings.weight`,
+//! `encoder.layer.0.attention.self.query.weight`, ...): weights from any BERT-family
+//! `model.safetensors` copy straight in, and the module trains like any `tch::nn` module.
+//!
+//! Each layer has `load(config, path)` and `forward`; this is the encoder that produces the
+//! token states `h_x` of the paper's section 3.2.
+
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+use super::hf_dir::{BertConfig, HfModelDir, ModelDirError};
+
+/// The activation named in `config.json` (`hidden_act`).
+#[derive(Debug, Clone, Copy)]
+enum Activation {
+    /// Exact GELU with erf (Hugging Face "gelu").
+    Gelu,
+    /// Tanh approximation ("gelu_new", "gelu_pytorch_tanh").
+    GeluTanh,
+    Relu,
+}
+
+impl Activation {
+    fn from_config(name: &str) -> Self {
+        match name {
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
+            "relu" => Activation::Relu,
+            _ => Activation::Gelu,
+        }
+    }
+    fn apply(self, x: &Tensor) -> Tensor {
+        match self {
+            Activation::Gelu => x.gelu("none"),
+            Activation::GeluTanh => x.gelu("tanh"),
+            Activation::Relu => x.relu(),
+        }
+    }
+}
+
+fn layer_norm(cfg: &BertConfig, p: nn::Path) -> nn::LayerNorm {
+    nn::layer_norm(
+        p,
+        vec![cfg.hidden_size],
+        nn::LayerNormConfig {
+            eps: cfg.layer_norm_eps,
+            ..Default::default()
+        },
+    )
+}
+
+#[derive(Debug)]
+struct Embeddings {
+    word: nn::Embedding,
+    position: nn::Embedding,
+    token_type: nn::Embedding,
+    norm: nn::LayerNorm,
+    dropout: f64,
+}
+
+impl Embeddings {
+    fn load(cfg: &BertConfig, p: nn::Path) -> Self {
+        let e = Default::default();
+        Self {
+            word: nn::embedding(&p / "word_embeddings", cfg.vocab_size, cfg.hidden_size, e),
+            position: nn::embedding(
+                &p / "position_embeddings",
+                cfg.max_position_embeddings,
+                cfg.hidden_size,
+                e,
+            ),
+            token_type: nn::embedding(
+                &p / "token_type_embeddings",
+                cfg.type_vocab_size,
+                cfg.hidden_size,
+                e,
+            ),
+            norm: layer_norm(cfg, &p / "LayerNorm"),
+            dropout: cfg.hidden_dropout_prob,
+        }
+    }
+
+    fn forward(&self, ids: &Tensor, train: bool) -> Tensor {
+        let t = ids.size()[1];
+        let positions = Tensor::arange(t, (Kind::Int64, ids.device())).unsqueeze(0);
+        let types = ids.zeros_like();
+        let x = self.word.forward(ids)
+            + self.position.forward(&positions)
+            + self.token_type.forward(&types);
+        self.norm.forward(&x).dropout(self.dropout, train)
+    }
+}
+
+#[derive(Debug)]
+struct Layer {
+    query: nn::Linear,
+    key: nn::Linear,
+    value: nn::Linear,
+    attention_out: nn::Linear,
+    attention_norm: nn::LayerNorm,
+    intermediate: nn::Linear,
+    output: nn::Linear,
+    output_norm: nn::LayerNorm,
+    heads: i64,
+    activation: Activation,
+    dropout: f64,
+    attention_dropout: f64,
+}
+
+impl Layer {
+    fn load(cfg: &BertConfig, p: nn::Path) -> Self {
+        let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+        let lin = Default::default();
+        let att = &p / "attention";
+        Self {
+            query: nn::linear(&att / "self" / "query", h, h, lin),
+            key: nn::linear(&att / "self" / "key", h, h, lin),
+            value: nn::linear(&att / "self" / "value", h, h, lin),
+            attention_out: nn::linear(&att / "output" / "dense", h, h, lin),
+            attention_norm: layer_norm(cfg, &att / "output" / "LayerNorm"),
+            intermediate: nn::linear(&p / "intermediate" / "dense", h, i, lin),
+            output: nn::linear(&p / "output" / "dense", i, h, lin),
+            output_norm: layer_norm(cfg, &p / "output" / "LayerNorm"),
+            heads: cfg.num_attention_heads,
+            activation: Activation::from_config(&cfg.hidden_act),
+            dropout: cfg.hidden_dropout_prob,
+            attention_dropout: cfg.attention_probs_dropout_prob,
+        }
+    }
+
+    /// `mask_bias`: [B, 1, 1, T], 0 where attended and a large negative number at padding.
+    fn forward(&self, x: &Tensor, mask_bias: &Tensor, train: bool) -> Tensor {
+        let (b, t, hidden) = x.size3().expect("[batch, tokens, hidden]");
+        let d = hidden / self.heads;
+        let split = |y: Tensor| y.view([b, t, self.heads, d]).transpose(1, 2);
+        let (q, k, v) = (
+            split(self.query.forward(x)),
+            split(self.key.forward(x)),
+            split(self.value.forward(x)),
+        );
+        let scores = q.matmul(&k.transpose(-1, -2)) / (d as f64).sqrt() + mask_bias;
+        let probs = scores
+            .softmax(-1, scores.kind())
+            .dropout(self.attention_dropout, train);
+        let context = probs
+            .matmul(&v)
+            .transpose(1, 2)
+            .contiguous()
+            .view([b, t, hidden]);
+        let attended = self.attention_norm.forward(
+            &(self
+                .attention_out
+                .forward(&context)
+                .dropout(self.dropout, train)
+                + x),
+        );
+        let inner = self.activation.apply(&self.intermediate.forward(&attended));
+        self.output_norm
+            .forward(&(self.output.forward(&inner).dropout(self.dropout, train) + attended))
+    }
+}
+
+/// The encoder: embeddings and the stack of transformer layers (no pooler).
+#[derive(Debug)]
+pub struct BertEncoder {
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+    config: BertConfig,
+}
+
+impl BertEncoder {
+    /// Creates the encoder's variables under `p` (randomly initialised).
+    pub fn new(config: &BertConfig, p: nn::Path) -> Self {
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| Layer::load(config, &p / "encoder" / "layer" / i))
+            .collect();
+        Self {
+            embeddings: Embeddings::load(config, &p / "embeddings"),
+            layers,
+            config: config.clone(),
+        }
+    }
+
+    /// Creates the encoder in `vs` under `prefix` (empty for the root) and copies the
+    /// pretrained weights of `dir` into it. Every encoder variable must be in the checkpoint
+    /// (pooler and task heads there are ignored); old checkpoints' LayerNorm `gamma`/`beta`
+    /// names are accepted.
+    pub fn load(dir: &HfModelDir, vs: &nn::VarStore, prefix: &str) -> Result<Self, ModelDirError> {
+        let root = if prefix.is_empty() {
+            vs.root()
+        } else {
+            vs.root() / prefix
+        };
+        let encoder = Self::new(dir.config(), root);
+        let mut weights: std::collections::HashMap<String, Tensor> = dir
+            .load_weights(vs.device())?
+            .into_iter()
+            .map(|(k, t)| {
+                (
+                    k.replace("LayerNorm.gamma", "LayerNorm.weight")
+                        .replace("LayerNorm.beta", "LayerNorm.bias"),
+                    t,
+                )
+            })
+            .collect();
+        for (name, mut var) in vs.variables() {
+            let key = if prefix.is_empty() {
+                Some(name.as_str())
+            } else {
+                name.strip_prefix(prefix).and_then(|k| k.strip_prefix('.'))
+            };
+            let Some(key) =
+                key.filter(|k| k.starts_with("embeddings.") || k.starts_with("encoder."))
+            else {
+                continue;
+            };
+            let src = weights
+                .remove(key)
+                .ok_or_else(|| ModelDirError::MissingTensor {
+                    path: dir.weights_path(),
+                    name: key.to_owned(),
+                })?;
+            if src.size() != var.size() {
+                return Err(ModelDirError::ShapeMismatch {
+                    path: dir.weights_path(),
+                    name: key.to_owned(),
+                    expected: var.size(),
+                    found: src.size(),
+                });
+            }
+            tch::no_grad(|| var.copy_(&src.to_kind(var.kind())));
+        }
+        Ok(encoder)
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    /// Token states of the last layer, [batch, tokens, hidden]. `ids` and `attention_mask`
+    /// are [batch, tokens] (mask 1 for real tokens, 0 for padding).
+    pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor, train: bool) -> Tensor {
+        let mut x = self.embeddings.forward(ids, train);
+        let kind = x.kind();
+        // Additive mask as in Hugging Face: 0 where attended, the dtype's minimum elsewhere.
+        let min = if kind == Kind::Float {
+            f32::MIN as f64
+        } else {
+            -65504.0
+        };
+        let mask_bias = ((attention_mask.to_kind(kind).neg() + 1.0) * min).view([
+            ids.size()[0],
+            1,
+            1,
+            ids.size()[1],
+        ]);
+        for layer in &self.layers {
+            x = layer.forward(&x, &mask_bias, train);
+        }
+        x
+    }
+}

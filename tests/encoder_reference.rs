@@ -1,0 +1,100 @@
+//! bioner's BERT encoder on libtorch reproduces Hugging Face transformers' hidden states for
+//! the default encoder (reference values made by tests/fixtures/encoder/make_reference.py),
+//! padding and attention mask included; and its tokenizer gives the same subword ids.
+
+mod common;
+
+use bioner::encoder::{BertEncoder, DEFAULT_ENCODER_DIR, HfModelDir};
+use serde_json::Value;
+use tch::{Device, Kind, Tensor, nn};
+
+#[test]
+fn hidden_states_match_transformers_within_1e_4() {
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            common::project_root().join("tests/fixtures/encoder/minilm_reference.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let encoder = BertEncoder::load(&dir, &vs, "").unwrap();
+
+    let rows = |key: &str| -> Vec<Vec<i64>> {
+        fixture[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_i64().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let (ids, mask) = (rows("input_ids"), rows("attention_mask"));
+    let to_tensor = |m: &Vec<Vec<i64>>| Tensor::from_slice2(m);
+    let hidden = tch::no_grad(|| encoder.forward(&to_tensor(&ids), &to_tensor(&mask), false));
+    assert_eq!(
+        hidden.size(),
+        vec![ids.len() as i64, ids[0].len() as i64, 384]
+    );
+
+    let tokenizer = dir.tokenizer().unwrap();
+    let mut max_diff = 0.0f64;
+    let mut compared = 0;
+    for (b, sentence) in fixture["sentences"].as_array().unwrap().iter().enumerate() {
+        let expected = fixture["last_hidden_state"][b].as_array().unwrap();
+        let n = expected.len();
+        // Same subword ids from bioner's tokenizer as from transformers' (no padding here).
+        let ours = tokenizer.encode(sentence.as_str().unwrap(), true).unwrap();
+        let ours: Vec<i64> = ours.get_ids().iter().map(|&i| i as i64).collect();
+        assert_eq!(ours, ids[b][..n], "token ids of sentence {b}");
+        for (t, row) in expected.iter().enumerate() {
+            let want: Vec<f64> = row
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            let got =
+                Vec::<f64>::try_from(hidden.get(b as i64).get(t as i64).to_kind(Kind::Double))
+                    .unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                max_diff = max_diff.max((g - w).abs());
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 10_000, "{compared}");
+    assert!(max_diff <= 1e-4, "max abs difference {max_diff}");
+    eprintln!("compared {compared} values, max abs difference {max_diff:.2e}");
+}
+
+#[test]
+fn missing_tensors_are_named() {
+    let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["config.json", "vocab.txt"] {
+        std::fs::copy(dir.path().join(f), tmp.path().join(f)).unwrap();
+    }
+    // A checkpoint with only the word embeddings.
+    let weights = dir.load_weights(Device::Cpu).unwrap();
+    let only: Vec<(String, Tensor)> = weights
+        .into_iter()
+        .filter(|(k, _)| k == "embeddings.word_embeddings.weight")
+        .collect();
+    Tensor::write_safetensors(&only, tmp.path().join("model.safetensors")).unwrap();
+    let partial = HfModelDir::open(tmp.path()).unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let err = BertEncoder::load(&partial, &vs, "bert")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.safetensors") && err.contains("missing"),
+        "{err}"
+    );
+}
