@@ -98,3 +98,35 @@ fn missing_tensors_are_named() {
         "{err}"
     );
 }
+
+#[test]
+fn words_map_to_subwords_and_long_sentences_to_windows() {
+    let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
+    let tok = dir.tokenizer().unwrap();
+    let words = ["Famotidine", "-", "associated", "delirium"];
+    let w = bioner::encoder::windows(&tok, &words, 512).unwrap();
+    assert_eq!(w.ids.len(), 1);
+    let piece = |i: usize| -> Vec<String> {
+        let (_, s, e) = w.words[i];
+        w.ids[0][s..e]
+            .iter()
+            .map(|&id| tok.id_to_token(id as u32).unwrap())
+            .collect()
+    };
+    assert_eq!(piece(0), vec!["fa", "##mot", "##idi", "##ne"]);
+    assert_eq!(piece(3), vec!["del", "##iri", "##um"]);
+
+    // 300 words of 3+ subwords each do not fit in 128: windows, and every word is read once.
+    let long: Vec<&str> = std::iter::repeat_n("hyperparathyroidism", 300).collect();
+    let w = bioner::encoder::windows(&tok, &long, 128).unwrap();
+    assert!(w.ids.len() > 7 && w.ids.iter().all(|x| x.len() <= 128));
+    assert_eq!(w.words.len(), 300);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let encoder = BertEncoder::load(&dir, &vs, "").unwrap();
+    let (ids, mask) = w.tensors(0, Device::Cpu);
+    let states = tch::no_grad(|| encoder.forward(&ids, &mask, false));
+    let words = w
+        .pooling_matrix(bioner::encoder::Pooling::Mean, Device::Cpu)
+        .matmul(&states.view([-1, 384]));
+    assert_eq!(words.size(), vec![300, 384]);
+}

@@ -1,0 +1,263 @@
+//! Words (from the text stage, with their offsets) to encoder subwords and back.
+//!
+//! Each word is split into subwords by the model's tokenizer; a word's state is taken from its
+//! subwords by [`Pooling`] (`First`: the first subword, as BERT's NER fine-tuning does; `Mean`:
+//! the average of all its subwords). Sentences longer than the encoder's limit are cut into
+//! overlapping windows at word boundaries; every word is read from the window in which it has
+//! the most context on both sides, so no word (and no offset) is lost.
+
+use tch::{Device, Kind, Tensor};
+use tokenizers::Tokenizer;
+
+/// How a word's state is pooled from its subwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    #[default]
+    First,
+    Mean,
+}
+
+/// Subword windows of one sentence and where each word's subwords are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Windows {
+    /// Per window: `[CLS] subwords [SEP]` ids.
+    pub ids: Vec<Vec<i64>>,
+    /// Per word: (window, first position, end position) of the subwords it is read from;
+    /// positions count `[CLS]` as 0.
+    pub words: Vec<(usize, usize, usize)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubwordError {
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("tokenizer has no {0} token")]
+    SpecialToken(&'static str),
+    #[error("max_len {0} leaves no room for subwords")]
+    MaxLen(usize),
+}
+
+/// Splits `words` into subwords with `tokenizer` and lays them out in windows of at most
+/// `max_len` ids (special tokens included).
+pub fn windows(
+    tokenizer: &Tokenizer,
+    words: &[&str],
+    max_len: usize,
+) -> Result<Windows, SubwordError> {
+    let cls = special(tokenizer, &["[CLS]", "<s>"], "[CLS]")?;
+    let sep = special(tokenizer, &["[SEP]", "</s>"], "[SEP]")?;
+    let unk = special(tokenizer, &["[UNK]", "<unk>"], "[UNK]")?;
+    let mut pieces: Vec<Vec<i64>> = Vec::with_capacity(words.len());
+    if !words.is_empty() {
+        let enc = tokenizer
+            .encode(words.to_vec(), false)
+            .map_err(|e| SubwordError::Tokenizer(e.to_string()))?;
+        pieces = vec![Vec::new(); words.len()];
+        for (id, w) in enc.get_ids().iter().zip(enc.get_word_ids()) {
+            if let Some(w) = w {
+                pieces[*w as usize].push(*id as i64);
+            }
+        }
+        // A word the tokenizer drops entirely (e.g. a control character) still gets a state.
+        for p in &mut pieces {
+            if p.is_empty() {
+                p.push(unk);
+            }
+        }
+    }
+    layout(&pieces, max_len, cls, sep)
+}
+
+fn special(tokenizer: &Tokenizer, names: &[&str], what: &'static str) -> Result<i64, SubwordError> {
+    names
+        .iter()
+        .find_map(|n| tokenizer.token_to_id(n))
+        .map(|i| i as i64)
+        .ok_or(SubwordError::SpecialToken(what))
+}
+
+/// Windows over per-word subword ids (the part of [`windows`] that does not need a tokenizer).
+pub fn layout(
+    pieces: &[Vec<i64>],
+    max_len: usize,
+    cls: i64,
+    sep: i64,
+) -> Result<Windows, SubwordError> {
+    if max_len < 3 {
+        return Err(SubwordError::MaxLen(max_len));
+    }
+    let room = max_len - 2;
+    let n = pieces.len();
+    // Word ranges [a, b) per window; a word longer than a whole window is truncated.
+    let len = |w: usize| pieces[w].len().min(room);
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let mut a = 0;
+    loop {
+        let mut b = a;
+        let mut used = 0;
+        while b < n && (used + len(b) <= room || b == a) {
+            used += len(b);
+            b += 1;
+        }
+        ranges.push((a, b));
+        if b >= n {
+            break;
+        }
+        // Next window starts half a window later (at a word boundary), always moving forward.
+        let mut next = a;
+        let mut skipped = 0;
+        while next < b && skipped < room / 2 {
+            skipped += len(next);
+            next += 1;
+        }
+        a = next.max(a + 1);
+    }
+    let mut ids = Vec::with_capacity(ranges.len());
+    let mut positions: Vec<Vec<(usize, usize)>> = Vec::with_capacity(ranges.len());
+    for &(a, b) in &ranges {
+        let mut w = vec![cls];
+        let mut pos = Vec::with_capacity(b - a);
+        for p in &pieces[a..b] {
+            let start = w.len();
+            w.extend_from_slice(&p[..p.len().min(room)]);
+            pos.push((start, w.len()));
+        }
+        w.push(sep);
+        ids.push(w);
+        positions.push(pos);
+    }
+    let mut words = Vec::with_capacity(n);
+    for word in 0..n {
+        // The window where the word has the most context on its narrower side.
+        let best = ranges
+            .iter()
+            .enumerate()
+            .filter(|(_, (a, b))| (*a..*b).contains(&word))
+            .max_by_key(|(_, (a, b))| ((word - a).min(b - 1 - word), std::cmp::Reverse(*a)))
+            .map(|(k, _)| k)
+            .expect("every word is in a window");
+        let (start, end) = positions[best][word - ranges[best].0];
+        words.push((best, start, end));
+    }
+    Ok(Windows { ids, words })
+}
+
+impl Windows {
+    /// Ids and attention mask as [windows, longest] tensors, padded with `pad_id`.
+    pub fn tensors(&self, pad_id: i64, device: Device) -> (Tensor, Tensor) {
+        let t = self.ids.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ids = Vec::with_capacity(self.ids.len() * t);
+        let mut mask = Vec::with_capacity(self.ids.len() * t);
+        for w in &self.ids {
+            ids.extend(
+                w.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(pad_id, t - w.len())),
+            );
+            mask.extend(
+                std::iter::repeat_n(1i64, w.len()).chain(std::iter::repeat_n(0, t - w.len())),
+            );
+        }
+        let shape = [self.ids.len() as i64, t as i64];
+        (
+            Tensor::from_slice(&ids).view(shape).to(device),
+            Tensor::from_slice(&mask).view(shape).to(device),
+        )
+    }
+
+    /// The [words, windows × longest] matrix that pools subword states into word states:
+    /// `word_states = pooling_matrix.matmul(states.view([-1, hidden]))`.
+    pub fn pooling_matrix(&self, pooling: Pooling, device: Device) -> Tensor {
+        let t = self.ids.iter().map(Vec::len).max().unwrap_or(0);
+        let cols = self.ids.len() * t;
+        let mut m = vec![0f32; self.words.len() * cols];
+        for (w, &(win, start, end)) in self.words.iter().enumerate() {
+            let row = &mut m[w * cols..(w + 1) * cols];
+            match pooling {
+                Pooling::First => row[win * t + start] = 1.0,
+                Pooling::Mean => {
+                    let k = (end - start) as f32;
+                    for p in start..end {
+                        row[win * t + p] = 1.0 / k;
+                    }
+                }
+            }
+        }
+        Tensor::from_slice(&m)
+            .view([self.words.len() as i64, cols as i64])
+            .to_kind(Kind::Float)
+            .to(device)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(lens: &[usize]) -> Vec<Vec<i64>> {
+        let mut next = 100;
+        lens.iter()
+            .map(|&k| {
+                (0..k)
+                    .map(|_| {
+                        next += 1;
+                        next
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn short_sentences_use_one_window() {
+        let w = layout(&pieces(&[1, 2, 1]), 16, 1, 2).unwrap();
+        assert_eq!(w.ids, vec![vec![1, 101, 102, 103, 104, 2]]);
+        assert_eq!(w.words, vec![(0, 1, 2), (0, 2, 4), (0, 4, 5)]);
+    }
+
+    #[test]
+    fn long_sentences_overlap_and_every_word_is_read_once_from_its_best_window() {
+        let p = pieces(&[1; 20]);
+        let w = layout(&p, 8, 1, 2).unwrap(); // 6 subwords per window, step 3
+        assert!(
+            w.ids.len() >= 5 && w.ids.iter().all(|x| x.len() <= 8),
+            "{:?}",
+            w.ids
+        );
+        assert_eq!(w.words.len(), 20);
+        for (i, &(win, s, e)) in w.words.iter().enumerate() {
+            assert_eq!(&w.ids[win][s..e], &p[i][..], "word {i}");
+        }
+        // A middle word is read from a window where it is not at the edge.
+        let (win, s, _) = w.words[10];
+        assert!(s > 1 && s < w.ids[win].len() - 2, "{:?}", w.words[10]);
+        // An over-long word is truncated to one window, not lost.
+        let w = layout(&pieces(&[2, 9, 1]), 6, 1, 2).unwrap();
+        assert_eq!(w.words.len(), 3);
+        assert_eq!(w.words[1].2 - w.words[1].1, 4);
+    }
+
+    #[test]
+    fn pooling_matrices() {
+        let w = layout(&pieces(&[1, 3]), 16, 1, 2).unwrap();
+        let states = Tensor::arange(6, (Kind::Float, Device::Cpu)).view([1, 6, 1]);
+        let first = w
+            .pooling_matrix(Pooling::First, Device::Cpu)
+            .matmul(&states.view([-1, 1]));
+        let mean = w
+            .pooling_matrix(Pooling::Mean, Device::Cpu)
+            .matmul(&states.view([-1, 1]));
+        assert_eq!(
+            Vec::<f32>::try_from(first.view([-1])).unwrap(),
+            vec![1.0, 2.0]
+        );
+        assert_eq!(
+            Vec::<f32>::try_from(mean.view([-1])).unwrap(),
+            vec![1.0, 3.0]
+        );
+        let (ids, mask) = w.tensors(0, Device::Cpu);
+        assert_eq!(ids.size(), vec![1, 6]);
+        assert_eq!(mask.sum(Kind::Int64).int64_value(&[]), 6);
+    }
+}
