@@ -13,6 +13,7 @@ pub mod corpus;
 pub mod encoder;
 pub mod eval;
 pub mod kafka;
+pub mod model;
 pub mod parse;
 pub mod text;
 mod xml;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
@@ -54,7 +54,7 @@ pub enum ModelDirError {
 
 /// The fields of a BERT `config.json` that bioner uses. Unknown fields are ignored because
 /// Hugging Face configs carry many that do not affect the encoder's forward pass.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct BertConfig {
     #[serde(default = "default_model_type")]
     pub model_type: String,

@@ -1,0 +1,480 @@
+//! The paper's model (Zhao et al., CCL 2024, section 3) on libtorch: BERT encoder (3.2), GCN
+//! over the dependency tree (eq. 2), label embeddings and co-attention (eqs. 3-5), boundary
+//! detection (eqs. 6-8) and span classification with a None class (eqs. 9-11), joint loss
+//! (eq. 12); with the ablation switches of the paper's table 5.
+
+mod coattention;
+mod decode;
+mod gcn;
+
+pub use coattention::CoAttention;
+pub use decode::{Overlap, SpanPrediction, decode_spans};
+pub use gcn::{Gcn, normalised_adjacency};
+
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, Module};
+use tch::{Kind, Reduction, Tensor};
+use tokenizers::Tokenizer;
+
+use crate::encoder::{BertConfig, BertEncoder, Pooling, SubwordError, Windows, windows};
+
+/// Model settings (part of a saved model directory's `config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpanNerConfig {
+    /// Entity types, in output order.
+    pub labels: Vec<String>,
+    /// Longest candidate span in words.
+    #[serde(default = "default_max_span")]
+    pub max_span_len: usize,
+    #[serde(default)]
+    pub pooling: Pooling,
+    #[serde(default)]
+    pub overlap: Overlap,
+    /// Keep further labels of a span with at least this probability (multi-label output).
+    #[serde(default)]
+    pub multi_label_threshold: Option<f32>,
+    /// Table 5 "W/O GCN" when false.
+    #[serde(default = "yes")]
+    pub gcn: bool,
+    /// Label co-attention (eqs. 3-5); false drops it.
+    #[serde(default = "yes")]
+    pub coattention: bool,
+    /// Table 5 "W/O MT" when false: one BIO tagging head replaces boundary + span heads.
+    #[serde(default = "yes")]
+    pub multitask: bool,
+    #[serde(default = "default_dropout")]
+    pub dropout: f64,
+    /// Subwords per encoder window (special tokens included).
+    #[serde(default = "default_window")]
+    pub max_subwords: usize,
+}
+
+fn default_max_span() -> usize {
+    10
+}
+fn yes() -> bool {
+    true
+}
+fn default_dropout() -> f64 {
+    0.1
+}
+fn default_window() -> usize {
+    512
+}
+
+impl SpanNerConfig {
+    pub fn new(labels: Vec<String>) -> Self {
+        serde_json::from_value(serde_json::json!({ "labels": labels })).expect("defaults")
+    }
+}
+
+/// A sentence prepared for the model: subword windows and the dependency tree.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub windows: Windows,
+    /// 1-based heads, 0 = root, one per word.
+    pub heads: Vec<u32>,
+}
+
+impl Prepared {
+    pub fn words(&self) -> usize {
+        self.heads.len()
+    }
+}
+
+/// The model's outputs for one sentence.
+pub struct Outputs {
+    /// [n, 2] logits of "word starts an entity" (eq. 7), and of "word ends one".
+    pub start: Tensor,
+    pub end: Tensor,
+    /// Candidate spans `[start, end)` and their [spans, labels + 1] logits (index 0 = None).
+    pub spans: Vec<(usize, usize)>,
+    pub span_logits: Tensor,
+    /// W/O MT: [n, 2 * labels + 1] BIO logits (O, then B-/I- per label).
+    pub tags: Option<Tensor>,
+}
+
+/// The full model.
+#[derive(Debug)]
+pub struct SpanNer {
+    pub config: SpanNerConfig,
+    pub encoder: BertEncoder,
+    gcn: Option<Gcn>,
+    coattention: Option<CoAttention>,
+    start: nn::Linear,
+    end: nn::Linear,
+    project: nn::Linear,
+    span_hidden: nn::Linear,
+    span_out: nn::Linear,
+    tagger: nn::Linear,
+    /// Subword windows of each label name, for the label states h_e.
+    label_windows: Vec<Windows>,
+}
+
+impl SpanNer {
+    /// Builds the heads under `p / "heads"` around an encoder already in the same VarStore.
+    pub fn new(
+        config: SpanNerConfig,
+        encoder: BertEncoder,
+        tokenizer: &Tokenizer,
+        p: nn::Path,
+    ) -> Result<Self, SubwordError> {
+        let h = encoder.config().hidden_size;
+        let k = config.labels.len() as i64;
+        let b_dim = if config.coattention { 4 * h } else { h };
+        let p = &p / "heads";
+        let label_windows = config
+            .labels
+            .iter()
+            .map(|l| {
+                // Label states come from the type's name as words: "cell_line" -> "cell line".
+                let name = l.replace(['_', '-'], " ").to_lowercase();
+                let words: Vec<&str> = name.split_whitespace().collect();
+                windows(tokenizer, &words, config.max_subwords)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            gcn: config.gcn.then(|| Gcn::load(h, &p / "gcn")),
+            coattention: config
+                .coattention
+                .then(|| CoAttention::load(h, &p / "coattention")),
+            start: nn::linear(&p / "start", b_dim, 2, Default::default()),
+            end: nn::linear(&p / "end", b_dim, 2, Default::default()),
+            project: nn::linear(&p / "project", b_dim, h, Default::default()),
+            span_hidden: nn::linear(&p / "span_hidden", 2 * h, h, Default::default()),
+            span_out: nn::linear(&p / "span_out", h, k + 1, Default::default()),
+            tagger: nn::linear(&p / "tagger", b_dim, 2 * k + 1, Default::default()),
+            label_windows,
+            config,
+            encoder,
+        })
+    }
+
+    pub fn encoder_config(&self) -> &BertConfig {
+        self.encoder.config()
+    }
+
+    /// Subwords and tree of one sentence of words.
+    pub fn prepare(
+        &self,
+        tokenizer: &Tokenizer,
+        words: &[&str],
+        heads: Vec<u32>,
+    ) -> Result<Prepared, SubwordError> {
+        assert_eq!(words.len(), heads.len(), "one head per word");
+        Ok(Prepared {
+            windows: windows(tokenizer, words, self.config.max_subwords)?,
+            heads,
+        })
+    }
+
+    fn word_states(&self, w: &Windows, pooling: Pooling, train: bool) -> Tensor {
+        let device = self.start.ws.device();
+        let (ids, mask) = w.tensors(self.encoder_config().pad_token_id, device);
+        let states = self.encoder.forward(&ids, &mask, train);
+        w.pooling_matrix(pooling, device)
+            .matmul(&states.view([-1, self.encoder_config().hidden_size]))
+    }
+
+    /// Label states h_e: each entity type's name encoded by the same encoder and mean-pooled
+    /// (section 3.2), [labels, hidden].
+    fn label_states(&self, train: bool) -> Tensor {
+        let rows: Vec<Tensor> = self
+            .label_windows
+            .iter()
+            .map(|w| {
+                self.word_states(w, Pooling::Mean, train)
+                    .mean_dim(0, false, Kind::Float)
+            })
+            .collect();
+        Tensor::stack(&rows, 0)
+    }
+
+    pub fn forward(&self, s: &Prepared, train: bool) -> Outputs {
+        let device = self.start.ws.device();
+        let n = s.words();
+        let drop = |x: Tensor| x.dropout(self.config.dropout, train);
+        let h = self.word_states(&s.windows, self.config.pooling, train);
+        // eq. 2 (or zeros for W/O GCN)
+        let g = match &self.gcn {
+            Some(gcn) => gcn.forward(&h, &normalised_adjacency(&s.heads, device)),
+            None => h.zeros_like(),
+        };
+        // Syntax enters the word representation residually: u = h_x + G_x.
+        let u = &h + &g;
+        // eq. 6: B = [u; H_l^t; u ∘ H_l^t; u ∘ H_t^l] (our reading of the garbled equation: the
+        // word, its label mixture, and their element-wise interactions).
+        let b = match &self.coattention {
+            Some(co) => {
+                let (h_lt, h_tl) = co.forward(&h, &g, &self.label_states(train));
+                Tensor::cat(&[&u, &h_lt, &(&u * &h_lt), &(&u * &h_tl)], 1)
+            }
+            None => u.shallow_clone(),
+        };
+        let b = drop(b);
+        if !self.config.multitask {
+            return Outputs {
+                start: Tensor::zeros([n as i64, 2], (Kind::Float, device)),
+                end: Tensor::zeros([n as i64, 2], (Kind::Float, device)),
+                spans: Vec::new(),
+                span_logits: Tensor::zeros(
+                    [0, self.config.labels.len() as i64 + 1],
+                    (Kind::Float, device),
+                ),
+                tags: Some(self.tagger.forward(&b)),
+            };
+        }
+        // eq. 7 (per-word softmax over {not a boundary, boundary})
+        let start = self.start.forward(&b);
+        let end = self.end.forward(&b);
+        // eq. 9: V_span = [B_i + B_j; B_i - B_j] over the projected boundary states.
+        let bp = self.project.forward(&b).relu();
+        let spans: Vec<(usize, usize)> = (0..n)
+            .flat_map(|i| (i + 1..=(i + self.config.max_span_len).min(n)).map(move |j| (i, j)))
+            .collect();
+        let span_logits = if spans.is_empty() {
+            Tensor::zeros(
+                [0, self.config.labels.len() as i64 + 1],
+                (Kind::Float, device),
+            )
+        } else {
+            let starts = Tensor::from_slice(&spans.iter().map(|s| s.0 as i64).collect::<Vec<_>>())
+                .to(device);
+            let ends =
+                Tensor::from_slice(&spans.iter().map(|s| s.1 as i64 - 1).collect::<Vec<_>>())
+                    .to(device);
+            let (bi, bj) = (bp.index_select(0, &starts), bp.index_select(0, &ends));
+            let v = Tensor::cat(&[&bi + &bj, &bi - &bj], 1);
+            // eqs. 10-11: a hidden layer, then logits over [None, labels]
+            self.span_out
+                .forward(&drop(self.span_hidden.forward(&v).relu()))
+        };
+        Outputs {
+            start,
+            end,
+            spans,
+            span_logits,
+            tags: None,
+        }
+    }
+
+    /// Joint loss (eq. 12: L = L_ht + L_span) against gold spans `[start, end)` with label
+    /// indices. A gold span with several labels trains on the first (softmax over one class).
+    pub fn loss(&self, out: &Outputs, gold: &[(usize, usize, usize)]) -> Tensor {
+        let device = self.start.ws.device();
+        let n = out.start.size()[0] as usize;
+        if let Some(tags) = &out.tags {
+            let mut target = vec![0i64; n];
+            // Flat BIO from the outermost spans.
+            let mut sorted: Vec<_> = gold.to_vec();
+            sorted.sort_by_key(|&(s, e, _)| (s, std::cmp::Reverse(e)));
+            let mut covered = 0;
+            for (s, e, l) in sorted {
+                if s < covered {
+                    continue;
+                }
+                target[s] = 1 + 2 * l as i64;
+                for t in target.iter_mut().take(e).skip(s + 1) {
+                    *t = 2 + 2 * l as i64;
+                }
+                covered = e;
+            }
+            return tags.cross_entropy_for_logits(&Tensor::from_slice(&target).to(device));
+        }
+        let mut starts = vec![0i64; n];
+        let mut ends = vec![0i64; n];
+        for &(s, e, _) in gold {
+            starts[s] = 1;
+            ends[e - 1] = 1;
+        }
+        // eq. 8: cross-entropy of the boundary detector (start and end)
+        let l_ht = out
+            .start
+            .cross_entropy_for_logits(&Tensor::from_slice(&starts).to(device))
+            + out
+                .end
+                .cross_entropy_for_logits(&Tensor::from_slice(&ends).to(device));
+        if out.spans.is_empty() {
+            return l_ht;
+        }
+        let mut by_span = std::collections::HashMap::new();
+        for &(s, e, l) in gold {
+            by_span.entry((s, e)).or_insert(l as i64 + 1);
+        }
+        let target: Vec<i64> = out
+            .spans
+            .iter()
+            .map(|sp| *by_span.get(sp).unwrap_or(&0))
+            .collect();
+        // eq. 11: cross-entropy over [None, labels]
+        let l_span = out
+            .span_logits
+            .log_softmax(-1, Kind::Float)
+            .nll_loss_nd::<Tensor>(
+                &Tensor::from_slice(&target).to(device),
+                None,
+                Reduction::Mean,
+                -100,
+            );
+        // eq. 12
+        l_ht + l_span
+    }
+
+    /// Predicted spans `[start, end)` over words with label index and score.
+    pub fn predict(&self, s: &Prepared) -> Vec<SpanPrediction> {
+        let out = tch::no_grad(|| self.forward(s, false));
+        if let Some(tags) = &out.tags {
+            let ids = Vec::<i64>::try_from(tags.argmax(-1, false)).unwrap_or_default();
+            let names: Vec<String> = ids
+                .iter()
+                .map(|&t| match t {
+                    0 => "O".to_owned(),
+                    t => format!("{}-{}", if t % 2 == 1 { "B" } else { "I" }, (t - 1) / 2),
+                })
+                .collect();
+            return crate::eval::strict_iob2_spans(&names)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(s, e, l)| SpanPrediction {
+                    start: s,
+                    end: e,
+                    label: l.parse().unwrap_or(0),
+                    score: 1.0,
+                })
+                .collect();
+        }
+        let probs = out.span_logits.softmax(-1, Kind::Float);
+        let rows: Vec<Vec<f32>> = (0..out.spans.len() as i64)
+            .map(|i| Vec::<f32>::try_from(probs.get(i)).unwrap_or_default())
+            .collect();
+        decode_spans(
+            &out.spans,
+            &rows,
+            self.config.overlap,
+            self.config.multi_label_threshold,
+        )
+    }
+}
+
+/// Version of the saved model directory layout (`bioner.json`).
+pub const MODEL_DIR_VERSION: u32 = 1;
+
+/// `bioner.json` of a saved model directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedModel {
+    pub format_version: u32,
+    pub model: SpanNerConfig,
+    /// The dependency parser the model was trained with (file name and sha256), if any.
+    #[serde(default)]
+    pub parser: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error(transparent)]
+    Dir(#[from] crate::encoder::ModelDirError),
+    #[error(transparent)]
+    Subwords(#[from] SubwordError),
+    #[error("{path}: {source}")]
+    Torch {
+        path: std::path::PathBuf,
+        source: tch::TchError,
+    },
+}
+
+impl SpanNer {
+    /// Saves a self-contained model directory: `config.json` (the encoder's, Hugging Face
+    /// compatible), `bioner.json` (model settings, labels, parser reference),
+    /// `model.safetensors` (every weight, encoder and heads) and the tokenizer files of
+    /// `tokenizer_dir`.
+    pub fn save(
+        &self,
+        vs: &nn::VarStore,
+        dir: &std::path::Path,
+        tokenizer_dir: &std::path::Path,
+        parser: Option<String>,
+    ) -> Result<(), ModelError> {
+        let io = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| ModelError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let config = serde_json::to_string_pretty(self.encoder_config()).expect("serialisable");
+        std::fs::write(dir.join("config.json"), config).map_err(io(&dir.join("config.json")))?;
+        let saved = SavedModel {
+            format_version: MODEL_DIR_VERSION,
+            model: self.config.clone(),
+            parser,
+        };
+        std::fs::write(
+            dir.join("bioner.json"),
+            serde_json::to_string_pretty(&saved).expect("serialisable"),
+        )
+        .map_err(io(&dir.join("bioner.json")))?;
+        let weights = dir.join("model.safetensors");
+        vs.save(&weights).map_err(|source| ModelError::Torch {
+            path: weights.clone(),
+            source,
+        })?;
+        for f in [
+            "tokenizer.json",
+            "vocab.txt",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+        ] {
+            let src = tokenizer_dir.join(f);
+            if src.is_file() {
+                std::fs::copy(&src, dir.join(f)).map_err(io(&src))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads a directory written by [`SpanNer::save`] onto `device`.
+    pub fn load(
+        dir: &std::path::Path,
+        device: tch::Device,
+    ) -> Result<(SpanNer, nn::VarStore, Tokenizer), ModelError> {
+        let meta_path = dir.join("bioner.json");
+        let text = std::fs::read_to_string(&meta_path).map_err(|source| ModelError::Io {
+            path: meta_path.clone(),
+            source,
+        })?;
+        let saved: SavedModel = serde_json::from_str(&text).map_err(|e| ModelError::Invalid {
+            path: meta_path.clone(),
+            message: e.to_string(),
+        })?;
+        if saved.format_version != MODEL_DIR_VERSION {
+            return Err(ModelError::Invalid {
+                path: meta_path,
+                message: format!(
+                    "format version {}, this bioner reads {MODEL_DIR_VERSION}",
+                    saved.format_version
+                ),
+            });
+        }
+        let hf = crate::encoder::HfModelDir::open(dir)?;
+        let tokenizer = hf.tokenizer()?;
+        let mut vs = nn::VarStore::new(device);
+        let encoder = BertEncoder::new(hf.config(), vs.root());
+        let model = SpanNer::new(saved.model, encoder, &tokenizer, vs.root())?;
+        let weights = hf.weights_path();
+        vs.load(&weights).map_err(|source| ModelError::Torch {
+            path: weights,
+            source,
+        })?;
+        Ok((model, vs, tokenizer))
+    }
+}

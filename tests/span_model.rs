@@ -1,0 +1,174 @@
+//! A tiny randomly initialised model (the real tokenizer, a 2-layer 32-wide BERT) learns a
+//! handful of sentences to perfect entity F1: the encoder, GCN, co-attention, boundary and span
+//! heads, joint loss and decoding really train end to end; and the ablations train too.
+
+mod common;
+
+use bioner::encoder::{BertConfig, BertEncoder, DEFAULT_ENCODER_DIR, HfModelDir};
+use bioner::eval::{Scorer, TypedSpan};
+use bioner::model::{Overlap, SpanNer, SpanNerConfig};
+use tch::Device;
+use tch::nn::{self, OptimizerConfig};
+
+/// Words, heads, and gold spans `[start, end)` with a label index.
+type Example = (Vec<&'static str>, Vec<u32>, Vec<(usize, usize, usize)>);
+
+fn data() -> Vec<Example> {
+    vec![
+        (
+            vec!["Famotidine", "caused", "delirium", "."],
+            vec![2, 0, 2, 2],
+            vec![(0, 1, 0), (2, 3, 1)],
+        ),
+        (
+            vec!["Lithium", "carbonate", "toxicity", "in", "rats", "."],
+            vec![3, 3, 0, 3, 4, 3],
+            vec![(0, 2, 0), (0, 3, 1)],
+        ),
+        (
+            vec!["Renal", "failure", "after", "cisplatin", "."],
+            vec![2, 0, 2, 3, 2],
+            vec![(0, 2, 1), (3, 4, 0)],
+        ),
+        (
+            vec!["No", "effect", "was", "seen", "."],
+            vec![2, 4, 4, 0, 4],
+            vec![],
+        ),
+    ]
+}
+
+fn tiny_encoder_config(vocab: i64) -> BertConfig {
+    serde_json::from_value(serde_json::json!({
+        "vocab_size": vocab, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "intermediate_size": 64, "max_position_embeddings": 64, "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0
+    }))
+    .unwrap()
+}
+
+fn train_and_score(config: SpanNerConfig, steps: usize) -> f64 {
+    tch::manual_seed(7);
+    tch::set_num_threads(1);
+    let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
+    let tok = dir.tokenizer().unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let encoder = BertEncoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+    let model = SpanNer::new(config, encoder, &tok, vs.root()).unwrap();
+    let prepared: Vec<_> = data()
+        .into_iter()
+        .map(|(w, h, g)| (model.prepare(&tok, &w, h).unwrap(), g))
+        .collect();
+    let mut opt = nn::Adam::default().build(&vs, 3e-3).unwrap();
+    for step in 0..steps {
+        let (p, gold) = &prepared[step % prepared.len()];
+        let out = model.forward(p, true);
+        let loss = model.loss(&out, gold);
+        opt.backward_step(&loss);
+    }
+    let mut scorer = Scorer::new();
+    for (i, (p, gold)) in prepared.iter().enumerate() {
+        let pred = model.predict(p);
+        let span = |s: usize, e: usize, l: usize| TypedSpan {
+            unit: i,
+            start: s,
+            end: e,
+            label: l.to_string(),
+        };
+        scorer.add_spans(
+            gold.iter().map(|&(s, e, l)| span(s, e, l)),
+            pred.iter().map(|p| span(p.start, p.end, p.label)),
+        );
+    }
+    scorer.report().micro.f1()
+}
+
+fn labels() -> Vec<String> {
+    vec!["Chemical".into(), "Disease".into()]
+}
+
+#[test]
+fn full_model_learns_nested_spans_to_perfect_f1() {
+    let config = SpanNerConfig {
+        dropout: 0.0,
+        overlap: Overlap::Nested,
+        ..SpanNerConfig::new(labels())
+    };
+    assert_eq!(train_and_score(config, 240), 1.0);
+}
+
+#[test]
+fn ablations_train_too() {
+    let no_gcn = SpanNerConfig {
+        dropout: 0.0,
+        gcn: false,
+        ..SpanNerConfig::new(labels())
+    };
+    assert_eq!(train_and_score(no_gcn, 240), 1.0, "W/O GCN");
+    let no_coattention = SpanNerConfig {
+        dropout: 0.0,
+        coattention: false,
+        ..SpanNerConfig::new(labels())
+    };
+    assert_eq!(
+        train_and_score(no_coattention, 240),
+        1.0,
+        "without co-attention"
+    );
+    // W/O MT tags BIO, which cannot represent the nested pair: it learns the outer spans.
+    let no_mt = SpanNerConfig {
+        dropout: 0.0,
+        multitask: false,
+        ..SpanNerConfig::new(labels())
+    };
+    let f1 = train_and_score(no_mt, 240);
+    assert!(f1 > 0.9, "W/O MT F1 {f1}");
+}
+
+#[test]
+fn a_saved_model_directory_reloads_and_predicts_identically() {
+    tch::manual_seed(11);
+    tch::set_num_threads(1);
+    let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
+    let tok = dir.tokenizer().unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let encoder = BertEncoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+    let model = SpanNer::new(SpanNerConfig::new(labels()), encoder, &tok, vs.root()).unwrap();
+    let mut opt = nn::Adam::default().build(&vs, 3e-3).unwrap();
+    let prepared: Vec<_> = data()
+        .into_iter()
+        .map(|(w, h, g)| (model.prepare(&tok, &w, h).unwrap(), g))
+        .collect();
+    for step in 0..40 {
+        let (p, gold) = &prepared[step % prepared.len()];
+        opt.backward_step(&model.loss(&model.forward(p, true), gold));
+    }
+    let out = tempfile::tempdir().unwrap();
+    model
+        .save(&vs, out.path(), dir.path(), Some("craft.bnrdep".into()))
+        .unwrap();
+    let (reloaded, _vs2, tok2) = SpanNer::load(out.path(), Device::Cpu).unwrap();
+    assert_eq!(reloaded.config, model.config);
+    for (words, heads, _) in data() {
+        let a = model
+            .forward(&model.prepare(&tok, &words, heads.clone()).unwrap(), false)
+            .span_logits;
+        let b = reloaded
+            .forward(&reloaded.prepare(&tok2, &words, heads).unwrap(), false)
+            .span_logits;
+        assert_eq!(a.size(), b.size());
+        assert!(
+            f64::try_from((a - b).abs().max()).unwrap() == 0.0,
+            "identical logits"
+        );
+    }
+    // A damaged directory names the file.
+    std::fs::write(out.path().join("bioner.json"), "{\"format_version\": 1}").unwrap();
+    let err = SpanNer::load(out.path(), Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bioner.json") && err.contains("model"),
+        "{err}"
+    );
+}
