@@ -4,29 +4,13 @@
 
 mod common;
 
-use std::process::Command;
-
+use common::bioner;
 use serde_json::Value;
-
-fn bioner(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_bioner"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
 
 /// A data dir laid out like ../shared/data with the fixture as BC5CDR's three splits.
 fn data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let pt = dir.path().join("bc5cdr/pubtator");
-    std::fs::create_dir_all(&pt).unwrap();
-    let fixture = common::project_root().join("tests/fixtures/corpora/mini.PubTator.txt");
-    for f in ["CDR_TrainingSet", "CDR_DevelopmentSet", "CDR_TestSet"] {
-        std::fs::copy(&fixture, pt.join(format!("{f}.PubTator.txt"))).unwrap();
-    }
+    common::bc5cdr_fixture(dir.path());
     dir
 }
 

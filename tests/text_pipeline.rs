@@ -4,18 +4,11 @@
 
 mod common;
 
-use std::process::Command;
-
 use serde_json::Value;
 
 fn bioner(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_bioner"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bioner {args:?} failed: {text}");
+    let (ok, text) = common::bioner(args);
+    assert!(ok, "bioner {args:?} failed: {text}");
     text
 }
 
@@ -82,12 +75,7 @@ fn parse_writes_trees_that_pyarrow_reads_back() {
     ]);
 
     let data = tmp.path().join("data");
-    let pt = data.join("bc5cdr/pubtator");
-    std::fs::create_dir_all(&pt).unwrap();
-    let fixture = common::project_root().join("tests/fixtures/corpora/mini.PubTator.txt");
-    for f in ["CDR_TrainingSet", "CDR_DevelopmentSet", "CDR_TestSet"] {
-        std::fs::copy(&fixture, pt.join(format!("{f}.PubTator.txt"))).unwrap();
-    }
+    common::bc5cdr_fixture(&data);
     let out = tmp.path().join("corpora");
     bioner(&[
         "import",

@@ -112,3 +112,24 @@ pub fn unique(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Runs the `bioner` binary; returns whether it succeeded and its stdout + stderr.
+pub fn bioner(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bioner"))
+        .args(args)
+        .output()
+        .expect("run bioner");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// Lays out `data` like ../shared/data with the PubTator fixture as BC5CDR's three splits.
+pub fn bc5cdr_fixture(data: &std::path::Path) {
+    let pt = data.join("bc5cdr/pubtator");
+    std::fs::create_dir_all(&pt).unwrap();
+    let fixture = project_root().join("tests/fixtures/corpora/mini.PubTator.txt");
+    for f in ["CDR_TrainingSet", "CDR_DevelopmentSet", "CDR_TestSet"] {
+        std::fs::copy(&fixture, pt.join(format!("{f}.PubTator.txt"))).unwrap();
+    }
+}
