@@ -6,7 +6,7 @@ mod common;
 
 use bioner::encoder::{BertConfig, BertEncoder, DEFAULT_ENCODER_DIR, HfModelDir};
 use bioner::eval::{Scorer, TypedSpan};
-use bioner::model::{Overlap, SpanNer, SpanNerConfig};
+use bioner::model::{Overlap, Prepared, SpanNer, SpanNerConfig};
 use tch::Device;
 use tch::nn::{self, OptimizerConfig};
 
@@ -171,4 +171,44 @@ fn a_saved_model_directory_reloads_and_predicts_identically() {
         err.contains("bioner.json") && err.contains("model"),
         "{err}"
     );
+}
+
+#[test]
+fn crf_baselines_learn_the_flat_spans() {
+    use bioner::model::{Baseline, BaselineKind, bio_spans, bio_targets};
+    for kind in [
+        BaselineKind::BertCrf,
+        BaselineKind::BertBilstmCrf,
+        BaselineKind::BertCnnCrf,
+    ] {
+        tch::manual_seed(5);
+        tch::set_num_threads(1);
+        let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
+        let tok = dir.tokenizer().unwrap();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let encoder = BertEncoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+        let model = Baseline::new(kind, 2, encoder, Default::default(), vs.root());
+        let examples: Vec<_> = data()
+            .into_iter()
+            .map(|(w, h, g)| (Prepared::new(&tok, &w, h, 512).unwrap(), g))
+            .collect();
+        let mut opt = nn::Adam::default().build(&vs, 3e-3).unwrap();
+        for step in 0..200 {
+            let (p, gold) = &examples[step % examples.len()];
+            opt.backward_step(&model.loss(p, gold));
+        }
+        for (p, gold) in &examples {
+            // BIO cannot nest: the reachable gold is the outermost spans.
+            let flat: Vec<_> = bio_spans(&bio_targets(p.words(), gold))
+                .iter()
+                .map(|s| (s.start, s.end, s.label))
+                .collect();
+            let pred: Vec<_> = model
+                .predict(p)
+                .iter()
+                .map(|s| (s.start, s.end, s.label))
+                .collect();
+            assert_eq!(pred, flat, "{kind:?}");
+        }
+    }
 }

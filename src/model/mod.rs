@@ -3,11 +3,17 @@
 //! detection (eqs. 6-8) and span classification with a None class (eqs. 9-11), joint loss
 //! (eq. 12); with the ablation switches of the paper's table 5.
 
+mod baseline;
+mod bio;
 mod coattention;
+mod crf;
 mod decode;
 mod gcn;
 
+pub use baseline::{Baseline, BaselineKind};
+pub use bio::{bio_spans, bio_targets};
 pub use coattention::CoAttention;
+pub use crf::Crf;
 pub use decode::{Overlap, SpanPrediction, decode_spans};
 pub use gcn::{Gcn, normalised_adjacency};
 
@@ -78,6 +84,20 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Subword windows of at most `max_subwords` ids for `words`, and their tree.
+    pub fn new(
+        tokenizer: &Tokenizer,
+        words: &[&str],
+        heads: Vec<u32>,
+        max_subwords: usize,
+    ) -> Result<Self, SubwordError> {
+        assert_eq!(words.len(), heads.len(), "one head per word");
+        Ok(Prepared {
+            windows: windows(tokenizer, words, max_subwords)?,
+            heads,
+        })
+    }
+
     pub fn words(&self) -> usize {
         self.heads.len()
     }
@@ -265,21 +285,7 @@ impl SpanNer {
         let device = self.start.ws.device();
         let n = out.start.size()[0] as usize;
         if let Some(tags) = &out.tags {
-            let mut target = vec![0i64; n];
-            // Flat BIO from the outermost spans.
-            let mut sorted: Vec<_> = gold.to_vec();
-            sorted.sort_by_key(|&(s, e, _)| (s, std::cmp::Reverse(e)));
-            let mut covered = 0;
-            for (s, e, l) in sorted {
-                if s < covered {
-                    continue;
-                }
-                target[s] = 1 + 2 * l as i64;
-                for t in target.iter_mut().take(e).skip(s + 1) {
-                    *t = 2 + 2 * l as i64;
-                }
-                covered = e;
-            }
+            let target = bio_targets(n, gold);
             return tags.cross_entropy_for_logits(&Tensor::from_slice(&target).to(device));
         }
         let mut starts = vec![0i64; n];
@@ -325,24 +331,7 @@ impl SpanNer {
     pub fn predict(&self, s: &Prepared) -> Vec<SpanPrediction> {
         let out = tch::no_grad(|| self.forward(s, false));
         if let Some(tags) = &out.tags {
-            let ids = Vec::<i64>::try_from(tags.argmax(-1, false)).unwrap_or_default();
-            let names: Vec<String> = ids
-                .iter()
-                .map(|&t| match t {
-                    0 => "O".to_owned(),
-                    t => format!("{}-{}", if t % 2 == 1 { "B" } else { "I" }, (t - 1) / 2),
-                })
-                .collect();
-            return crate::eval::strict_iob2_spans(&names)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(s, e, l)| SpanPrediction {
-                    start: s,
-                    end: e,
-                    label: l.parse().unwrap_or(0),
-                    score: 1.0,
-                })
-                .collect();
+            return bio_spans(&Vec::<i64>::try_from(tags.argmax(-1, false)).unwrap_or_default());
         }
         let probs = out.span_logits.softmax(-1, Kind::Float);
         let rows: Vec<Vec<f32>> = (0..out.spans.len() as i64)
