@@ -212,3 +212,21 @@ fn crf_baselines_learn_the_flat_spans() {
         }
     }
 }
+
+#[test]
+fn the_model_runs_in_bf16() {
+    // bf16 is offered on CUDA; the same dtype handling is checked here on the CPU.
+    tch::manual_seed(1);
+    let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
+    let tok = dir.tokenizer().unwrap();
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let encoder = BertEncoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+    let model = SpanNer::new(SpanNerConfig::new(labels()), encoder, &tok, vs.root()).unwrap();
+    vs.bfloat16();
+    let (w, h, gold) = data().remove(1);
+    let p = model.prepare(&tok, &w, h).unwrap();
+    let out = model.forward(&p, false);
+    assert_eq!(out.span_logits.kind(), tch::Kind::BFloat16);
+    assert!(f64::try_from(model.loss(&out, &gold)).unwrap().is_finite());
+    let _ = model.predict(&p);
+}

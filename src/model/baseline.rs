@@ -87,6 +87,7 @@ impl Baseline {
         let mut x = s
             .windows
             .pooling_matrix(self.pooling, device)
+            .to_kind(states.kind())
             .matmul(&states.view([-1, self.encoder.config().hidden_size]));
         if let Some(lstm) = &self.lstm {
             x = lstm.seq(&x.unsqueeze(0)).0.squeeze_dim(0);

@@ -1,7 +1,7 @@
 //! Co-attention between words and entity-type labels (paper eqs. 3-5).
 
+use tch::Tensor;
 use tch::nn::{self, Module};
-use tch::{Kind, Tensor};
 
 /// Scores every (word, label) pair and mixes label information into words and word
 /// information back into words through the labels.
@@ -40,8 +40,8 @@ impl CoAttention {
             + self.w_e.forward(e).transpose(0, 1)
             + (h * &self.w_m).matmul(&e.transpose(0, 1));
         // Row-wise (over labels) and column-wise (over words) normalisation: M_r, M_c.
-        let m_r = m.softmax(1, Kind::Float);
-        let m_c = m.softmax(0, Kind::Float);
+        let m_r = m.softmax(1, m.kind());
+        let m_c = m.softmax(0, m.kind());
         // eq. 4: H_l^t = M_r h_e
         let h_lt = m_r.matmul(e);
         // eq. 5: H_t^l = M_r M_c^T h_x

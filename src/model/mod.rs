@@ -8,6 +8,7 @@ mod bio;
 mod coattention;
 mod crf;
 mod decode;
+mod device;
 mod gcn;
 
 pub use baseline::{Baseline, BaselineKind};
@@ -15,6 +16,7 @@ pub use bio::{bio_spans, bio_targets};
 pub use coattention::CoAttention;
 pub use crf::Crf;
 pub use decode::{Overlap, SpanPrediction, decode_spans};
+pub use device::{DeviceChoice, DeviceError, Precision};
 pub use gcn::{Gcn, normalised_adjacency};
 
 use serde::{Deserialize, Serialize};
@@ -194,6 +196,7 @@ impl SpanNer {
         let (ids, mask) = w.tensors(self.encoder_config().pad_token_id, device);
         let states = self.encoder.forward(&ids, &mask, train);
         w.pooling_matrix(pooling, device)
+            .to_kind(states.kind())
             .matmul(&states.view([-1, self.encoder_config().hidden_size]))
     }
 
@@ -205,7 +208,7 @@ impl SpanNer {
             .iter()
             .map(|w| {
                 self.word_states(w, Pooling::Mean, train)
-                    .mean_dim(0, false, Kind::Float)
+                    .mean_dim(0, false, None)
             })
             .collect();
         Tensor::stack(&rows, 0)
@@ -218,7 +221,10 @@ impl SpanNer {
         let h = self.word_states(&s.windows, self.config.pooling, train);
         // eq. 2 (or zeros for W/O GCN)
         let g = match &self.gcn {
-            Some(gcn) => gcn.forward(&h, &normalised_adjacency(&s.heads, device)),
+            Some(gcn) => gcn.forward(
+                &h,
+                &normalised_adjacency(&s.heads, device).to_kind(h.kind()),
+            ),
             None => h.zeros_like(),
         };
         // Syntax enters the word representation residually: u = h_x + G_x.
