@@ -319,6 +319,22 @@ fn evaluate(gold: &std::path::Path, pred: &std::path::Path) -> Result<Report> {
     Ok(scorer.report())
 }
 
+/// One row of the sentence-boundary table, then the sampled errors with their context.
+fn boundary_row(name: &str, c: &bioner::eval::Counts, errors: &[(&str, String)]) {
+    let pct = |x: f64| 100.0 * x;
+    println!(
+        "{:<34} {:>8} {:>9.2} {:>9.2} {:>9.2}",
+        name,
+        c.support(),
+        pct(c.precision()),
+        pct(c.recall()),
+        pct(c.f1())
+    );
+    for (kind, context) in errors {
+        println!("    {kind}: {context}");
+    }
+}
+
 fn text_eval(data_dir: &std::path::Path, show: usize) -> Result<()> {
     use bioner::corpus::{read_genia_xml, read_pubtator};
     use bioner::parse::read_conllu;
@@ -359,17 +375,7 @@ fn text_eval(data_dir: &std::path::Path, show: usize) -> Result<()> {
             })
     });
     let (c, errors) = sentence_boundary_errors(&splitter, units, show);
-    println!(
-        "{:<34} {:>8} {:>9.2} {:>9.2} {:>9.2}",
-        "GENIA 3.02 (2,000 abstracts)",
-        c.support(),
-        pct(c.precision()),
-        pct(c.recall()),
-        pct(c.f1())
-    );
-    for (kind, context) in errors {
-        println!("    {kind}: {context}");
-    }
+    boundary_row("GENIA 3.02 (2,000 abstracts)", &c, &errors);
 
     for split in ["train", "dev", "test"] {
         let trees = read_conllu(&data_dir.join(format!("treebanks/craft/{split}.conllu")))?;
@@ -399,18 +405,11 @@ fn text_eval(data_dir: &std::path::Path, show: usize) -> Result<()> {
             }),
             show,
         );
-        let name = format!("CRAFT {split} ({} sentences)", trees.len());
-        println!(
-            "{:<34} {:>8} {:>9.2} {:>9.2} {:>9.2}",
-            name,
-            c.support(),
-            pct(c.precision()),
-            pct(c.recall()),
-            pct(c.f1())
+        boundary_row(
+            &format!("CRAFT {split} ({} sentences)", trees.len()),
+            &c,
+            &errors,
         );
-        for (kind, context) in errors {
-            println!("    {kind}: {context}");
-        }
     }
 
     println!();

@@ -14,6 +14,20 @@ fn data_dir() -> tempfile::TempDir {
     dir
 }
 
+/// `bioner eval --json` of two mention tables, parsed.
+fn eval_json(gold: &std::path::Path, pred: &std::path::Path) -> Value {
+    let (ok, report) = bioner(&[
+        "eval",
+        "--json",
+        "--gold",
+        gold.to_str().unwrap(),
+        "--pred",
+        pred.to_str().unwrap(),
+    ]);
+    assert!(ok, "{report}");
+    serde_json::from_str(&report).unwrap()
+}
+
 #[test]
 fn import_writes_tables_whose_offsets_round_trip_in_pyarrow() {
     let data = data_dir();
@@ -90,16 +104,7 @@ print(json.dumps({
 
     // Scoring gold against itself is perfect; against another table it is not.
     let gold = split.join("mentions.parquet");
-    let (ok, report) = bioner(&[
-        "eval",
-        "--json",
-        "--gold",
-        gold.to_str().unwrap(),
-        "--pred",
-        gold.to_str().unwrap(),
-    ]);
-    assert!(ok, "{report}");
-    let r: Value = serde_json::from_str(&report).unwrap();
+    let r = eval_json(&gold, &gold);
     assert_eq!(r["micro"]["f1"], 1.0);
     assert_eq!(r["micro"]["tp"], 8);
 }
@@ -129,16 +134,7 @@ pq.write_table(pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)}), 
         "pred.parquet",
         r#"[["1",0,0,16,"Disease"],["1",0,0,7,"Disease"],["2",0,3,9,"Chemical"]]"#,
     );
-    let (ok, report) = bioner(&[
-        "eval",
-        "--json",
-        "--gold",
-        gold.to_str().unwrap(),
-        "--pred",
-        pred.to_str().unwrap(),
-    ]);
-    assert!(ok, "{report}");
-    let r: Value = serde_json::from_str(&report).unwrap();
+    let r = eval_json(&gold, &pred);
     assert_eq!(
         (
             r["micro"]["tp"].as_u64(),

@@ -12,7 +12,7 @@ mod tagger;
 pub use annotate::{Grapher, annotate_documents, annotate_sentences, chain_tree};
 pub use conllu::{ConlluError, TreeSentence, TreeToken, read_conllu};
 pub use model::{
-    AttachmentScores, DependencyModel, MODEL_FORMAT_VERSION, ModelError, Parse, TrainOptions,
+    AttachmentScores, DependencyModel, MODEL_FORMAT_VERSION, Parse, ParserModelError, TrainOptions,
     evaluate,
 };
 pub use tagger::Tagger;

@@ -20,7 +20,7 @@ const MAGIC: &[u8; 8] = b"BNRDEP01";
 pub const MODEL_FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ModelError {
+pub enum ParserModelError {
     #[error("{path}: {source}")]
     Io {
         path: std::path::PathBuf,
@@ -207,8 +207,8 @@ impl DependencyModel {
         sentences.par_iter().map(|s| self.parse(s)).collect()
     }
 
-    pub fn save(&self, path: &Path) -> Result<(), ModelError> {
-        let io = |source| ModelError::Io {
+    pub fn save(&self, path: &Path) -> Result<(), ParserModelError> {
+        let io = |source| ParserModelError::Io {
             path: path.to_path_buf(),
             source,
         };
@@ -238,12 +238,12 @@ impl DependencyModel {
         std::fs::rename(&tmp, path).map_err(io)
     }
 
-    pub fn load(path: &Path) -> Result<DependencyModel, ModelError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+    pub fn load(path: &Path) -> Result<DependencyModel, ParserModelError> {
+        let bytes = std::fs::read(path).map_err(|source| ParserModelError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let bad = |reason: &str| ModelError::Format {
+        let bad = |reason: &str| ParserModelError::Format {
             path: path.to_path_buf(),
             reason: reason.to_owned(),
         };
