@@ -14,8 +14,10 @@ BIONER_SETUP_NO_BUILD=1 ops/setup.sh
 cargo build --release --quiet
 [ -f "$MODEL" ] || target/release/bioner parser train --out "$MODEL"
 
-echo "== bioner (release build, $(nproc) cores available)"
+echo "== bioner (release build, $(nproc) cores available), the model's own beam width"
 target/release/bioner parser eval --model "$MODEL" --data-dir "$DATA"
+echo "== bioner, beam 8 (the training width)"
+target/release/bioner parser eval --model "$MODEL" --data-dir "$DATA" --beam 8
 echo "== spaCy (one process)"
 .venv/bin/python benches/parser_vs_spacy.py \
   "CRAFT test" "$DATA/treebanks/craft/test.conllu" \

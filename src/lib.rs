@@ -9,6 +9,7 @@
 //! Sources, text stages, the model and sinks arrive with their issues; each lives in a module
 //! named after what it holds.
 
+pub mod augment;
 pub mod corpus;
 pub mod encoder;
 pub mod eval;

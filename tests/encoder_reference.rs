@@ -125,8 +125,6 @@ fn words_map_to_subwords_and_long_sentences_to_windows() {
     let encoder = BertEncoder::load(&dir, &vs, "").unwrap();
     let (ids, mask) = w.tensors(0, Device::Cpu);
     let states = tch::no_grad(|| encoder.forward(&ids, &mask, false));
-    let words = w
-        .pooling_matrix(bioner::encoder::Pooling::Mean, Device::Cpu)
-        .matmul(&states.view([-1, 384]));
+    let words = w.pool(&states, bioner::encoder::Pooling::Mean);
     assert_eq!(words.size(), vec![300, 384]);
 }

@@ -6,7 +6,7 @@ mod common;
 
 use bioner::encoder::{BertConfig, BertEncoder, DEFAULT_ENCODER_DIR, HfModelDir};
 use bioner::eval::{Scorer, TypedSpan};
-use bioner::model::{Overlap, Prepared, SpanNer, SpanNerConfig};
+use bioner::model::{BaselineKind, NerModel, Net, Overlap, Prepared, SpanNer, SpanNerConfig};
 use tch::Device;
 use tch::nn::{self, OptimizerConfig};
 
@@ -131,51 +131,109 @@ fn a_saved_model_directory_reloads_and_predicts_identically() {
     tch::set_num_threads(1);
     let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
     let tok = dir.tokenizer().unwrap();
-    let vs = nn::VarStore::new(Device::Cpu);
-    let encoder = BertEncoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
-    let model = SpanNer::new(SpanNerConfig::new(labels()), encoder, &tok, vs.root()).unwrap();
-    let mut opt = nn::Adam::default().build(&vs, 3e-3).unwrap();
-    let prepared: Vec<_> = data()
-        .into_iter()
-        .map(|(w, h, g)| (model.prepare(&tok, &w, h).unwrap(), g))
-        .collect();
-    for step in 0..40 {
-        let (p, gold) = &prepared[step % prepared.len()];
-        opt.backward_step(&model.loss(&model.forward(p, true), gold));
-    }
-    let out = tempfile::tempdir().unwrap();
-    model
-        .save(&vs, out.path(), dir.path(), Some("craft.bnrdep".into()))
+    for baseline in [None, Some(BaselineKind::BertCrf)] {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let encoder = BertEncoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+        let model = NerModel::new(
+            SpanNerConfig::new(labels()),
+            baseline,
+            encoder,
+            &tok,
+            vs.root(),
+        )
         .unwrap();
-    let (reloaded, _vs2, tok2) = SpanNer::load(out.path(), Device::Cpu).unwrap();
-    assert_eq!(reloaded.config, model.config);
-    for (words, heads, _) in data() {
-        let a = model
-            .forward(&model.prepare(&tok, &words, heads.clone()).unwrap(), false)
-            .span_logits;
-        let b = reloaded
-            .forward(&reloaded.prepare(&tok2, &words, heads).unwrap(), false)
-            .span_logits;
-        assert_eq!(a.size(), b.size());
+        let mut opt = nn::Adam::default().build(&vs, 3e-3).unwrap();
+        let prepared: Vec<_> = data()
+            .into_iter()
+            .map(|(w, h, g)| (model.prepare(&tok, &w, h).unwrap(), g))
+            .collect();
+        // Batches of two sentences, one encoder call each.
+        for step in 0..80 {
+            let pair = [&prepared[step % 4], &prepared[(step + 1) % 4]];
+            let batch: Vec<&Prepared> = pair.iter().map(|(p, _)| p).collect();
+            let gold: Vec<_> = pair.iter().map(|(_, g)| g.clone()).collect();
+            opt.backward_step(&model.loss_batch(&batch, &gold));
+        }
+        let out = tempfile::tempdir().unwrap();
+        model
+            .save(
+                &vs,
+                out.path(),
+                dir.path(),
+                Some("craft.bnrdep".into()),
+                Some(serde_json::json!({"note": "test"})),
+            )
+            .unwrap();
+        let loaded = NerModel::load(out.path(), Device::Cpu).unwrap();
+        assert_eq!(loaded.model.config, model.config);
+        assert_eq!(loaded.model.baseline, baseline);
+        assert_eq!(loaded.saved.parser.as_deref(), Some("craft.bnrdep"));
+        let batch: Vec<&Prepared> = prepared.iter().map(|(p, _)| p).collect();
+        let again: Vec<Prepared> = data()
+            .into_iter()
+            .map(|(w, h, _)| loaded.model.prepare(&loaded.tokenizer, &w, h).unwrap())
+            .collect();
+        let again: Vec<&Prepared> = again.iter().collect();
+        let predicted = model.predict_batch(&batch);
+        assert_eq!(loaded.model.predict_batch(&again), predicted);
         assert!(
-            f64::try_from((a - b).abs().max()).unwrap() == 0.0,
-            "identical logits"
+            predicted.iter().any(|p| !p.is_empty()),
+            "a trained model predicts spans"
+        );
+        match (&model.net, &loaded.model.net) {
+            (Net::Span(a), Net::Span(b)) => {
+                for (p, q) in batch.iter().zip(&again) {
+                    let (x, y) = (
+                        a.forward(p, false).span_logits,
+                        b.forward(q, false).span_logits,
+                    );
+                    assert_eq!(
+                        f64::try_from((x - y).abs().max()).unwrap(),
+                        0.0,
+                        "identical logits"
+                    );
+                }
+                // A batch gives what each sentence gives alone.
+                let together = tch::no_grad(|| a.forward_batch(&batch, false));
+                for (p, out) in batch.iter().zip(&together) {
+                    let alone = tch::no_grad(|| a.forward(p, false));
+                    for (x, y) in [
+                        (&alone.span_logits, &out.span_logits),
+                        (&alone.start, &out.start),
+                        (&alone.end, &out.end),
+                    ] {
+                        assert_eq!(x.size(), y.size());
+                        let diff = f64::try_from((x - y).abs().max()).unwrap();
+                        assert!(diff < 1e-5, "batch and single outputs differ by {diff}");
+                    }
+                }
+                let one_by_one: Vec<_> = batch.iter().map(|p| a.predict(p)).collect();
+                assert_eq!(predicted, one_by_one);
+            }
+            (Net::Baseline(a), Net::Baseline(b)) => {
+                for (p, q) in batch.iter().zip(&again) {
+                    let (x, y) = (a.emissions(p, false), b.emissions(q, false));
+                    assert_eq!(f64::try_from((x - y).abs().max()).unwrap(), 0.0);
+                }
+            }
+            _ => panic!("reloaded as a different network"),
+        }
+        // A damaged directory names the file.
+        std::fs::write(out.path().join("bioner.json"), "{\"format_version\": 1}").unwrap();
+        let err = NerModel::load(out.path(), Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("bioner.json") && err.contains("model"),
+            "{err}"
         );
     }
-    // A damaged directory names the file.
-    std::fs::write(out.path().join("bioner.json"), "{\"format_version\": 1}").unwrap();
-    let err = SpanNer::load(out.path(), Device::Cpu)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("bioner.json") && err.contains("model"),
-        "{err}"
-    );
 }
 
 #[test]
 fn crf_baselines_learn_the_flat_spans() {
-    use bioner::model::{Baseline, BaselineKind, bio_spans, bio_targets};
+    use bioner::model::{Baseline, bio_spans, bio_targets};
     for kind in [
         BaselineKind::BertCrf,
         BaselineKind::BertBilstmCrf,

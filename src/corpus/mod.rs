@@ -12,15 +12,17 @@ mod ccks;
 mod error;
 mod genia;
 mod iob;
+mod labelled;
 mod model;
 mod pubtator;
-mod table;
+pub(crate) mod table;
 
 pub use bioc::read_bioc;
 pub use ccks::{CCKS_SECTIONS, read_ccks};
 pub use error::{CorpusError, Location};
 pub use genia::{genia_type, read_genia_jsonl, read_genia_xml};
 pub use iob::read_iob;
+pub use labelled::{LabelledSentence, Span, label_sentences, read_labelled};
 pub use model::{
     CharIndex, Corpus, Document, Mention, Problem, Section, Sentence, Token, Tree, TypeCounts,
 };

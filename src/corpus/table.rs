@@ -26,7 +26,7 @@ fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-fn list_of(dt: DataType) -> DataType {
+pub(crate) fn list_of(dt: DataType) -> DataType {
     DataType::List(Arc::new(Field::new("item", dt, true)))
 }
 
@@ -96,7 +96,7 @@ pub fn write_corpus(
     Ok(written)
 }
 
-fn write_err(path: &Path, e: impl std::fmt::Display) -> CorpusError {
+pub(crate) fn write_err(path: &Path, e: impl std::fmt::Display) -> CorpusError {
     CorpusError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -108,9 +108,21 @@ fn write_parquet(
     batch: &RecordBatch,
     metadata: &[(&str, String)],
 ) -> Result<(), CorpusError> {
+    write_table(path, batch, CORPUS_SCHEMA_VERSION, metadata)
+}
+
+/// Writes one batch as a zstd Parquet file with `bioner.schema_version` and `bioner.*`
+/// footer metadata, through a temporary file renamed into place (readers never see a
+/// partial file).
+pub(crate) fn write_table(
+    path: &Path,
+    batch: &RecordBatch,
+    schema_version: &str,
+    metadata: &[(&str, String)],
+) -> Result<(), CorpusError> {
     let mut kv = vec![KeyValue::new(
         "bioner.schema_version".into(),
-        CORPUS_SCHEMA_VERSION.to_owned(),
+        schema_version.to_owned(),
     )];
     kv.extend(
         metadata
@@ -327,7 +339,7 @@ pub fn read_mentions(path: &Path) -> Result<Vec<Mention>, CorpusError> {
     Ok(out)
 }
 
-fn open_batches(path: &Path) -> Result<Vec<RecordBatch>, CorpusError> {
+pub(crate) fn open_batches(path: &Path) -> Result<Vec<RecordBatch>, CorpusError> {
     let bad = |m: String| CorpusError::malformed(super::error::Location::file(path), m);
     let file = File::open(path).map_err(|source| CorpusError::Io {
         path: path.to_path_buf(),
@@ -342,13 +354,13 @@ fn open_batches(path: &Path) -> Result<Vec<RecordBatch>, CorpusError> {
 }
 
 /// Typed access to the columns of one batch, with errors naming the file and column.
-struct Columns<'a> {
-    path: &'a Path,
-    batch: &'a RecordBatch,
+pub(crate) struct Columns<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) batch: &'a RecordBatch,
 }
 
 impl Columns<'_> {
-    fn bad(&self, m: String) -> CorpusError {
+    pub(crate) fn bad(&self, m: String) -> CorpusError {
         CorpusError::malformed(super::error::Location::file(self.path), m)
     }
     fn col(&self, name: &str) -> Result<ArrayRef, CorpusError> {
@@ -357,7 +369,7 @@ impl Columns<'_> {
             .cloned()
             .ok_or_else(|| self.bad(format!("missing column {name:?}")))
     }
-    fn strings(&self, name: &str) -> Result<Vec<String>, CorpusError> {
+    pub(crate) fn strings(&self, name: &str) -> Result<Vec<String>, CorpusError> {
         let a = arrow::compute::cast(&self.col(name)?, &DataType::Utf8)
             .map_err(|_| self.bad(format!("column {name:?} is not a string column")))?;
         Ok(a.as_string::<i32>()
@@ -365,7 +377,7 @@ impl Columns<'_> {
             .map(|v| v.unwrap_or_default().to_owned())
             .collect())
     }
-    fn ints(&self, name: &str) -> Result<Vec<i64>, CorpusError> {
+    pub(crate) fn ints(&self, name: &str) -> Result<Vec<i64>, CorpusError> {
         let a = arrow::compute::cast(&self.col(name)?, &DataType::Int64)
             .map_err(|_| self.bad(format!("column {name:?} is not an integer column")))?;
         Ok(a.as_primitive::<arrow::datatypes::Int64Type>()
@@ -374,7 +386,7 @@ impl Columns<'_> {
             .collect())
     }
     /// A list column as one Vec per row (None for a null row); absent column = all None.
-    fn lists<T>(
+    pub(crate) fn lists<T>(
         &self,
         name: &str,
         item: DataType,
@@ -399,14 +411,14 @@ impl Columns<'_> {
     }
 }
 
-fn string_items(a: &ArrayRef) -> Vec<String> {
+pub(crate) fn string_items(a: &ArrayRef) -> Vec<String> {
     a.as_string::<i32>()
         .iter()
         .map(|v| v.unwrap_or_default().to_owned())
         .collect()
 }
 
-fn int_items(a: &ArrayRef) -> Vec<i64> {
+pub(crate) fn int_items(a: &ArrayRef) -> Vec<i64> {
     a.as_primitive::<arrow::datatypes::Int64Type>()
         .iter()
         .map(|v| v.unwrap_or_default())

@@ -10,6 +10,7 @@ use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
 use super::hf_dir::{BertConfig, HfModelDir, ModelDirError};
+use super::subwords::{Pooling, Windows};
 
 /// The activation named in `config.json` (`hidden_act`).
 #[derive(Debug, Clone, Copy)]
@@ -192,6 +193,18 @@ impl BertEncoder {
             vs.root() / prefix
         };
         let encoder = Self::new(dir.config(), root);
+        Self::copy_pretrained(dir, vs, prefix)?;
+        Ok(encoder)
+    }
+
+    /// Copies the pretrained weights of `dir` into the encoder variables of `vs` under
+    /// `prefix` (for an encoder built with [`BertEncoder::new`], e.g. in its own optimiser
+    /// group).
+    pub fn copy_pretrained(
+        dir: &HfModelDir,
+        vs: &nn::VarStore,
+        prefix: &str,
+    ) -> Result<(), ModelDirError> {
         let mut weights: std::collections::HashMap<String, Tensor> = dir
             .load_weights(vs.device())?
             .into_iter()
@@ -230,7 +243,7 @@ impl BertEncoder {
             }
             tch::no_grad(|| var.copy_(&src.to_kind(var.kind())));
         }
-        Ok(encoder)
+        Ok(())
     }
 
     pub fn config(&self) -> &BertConfig {
@@ -258,5 +271,13 @@ impl BertEncoder {
             x = layer.forward(&x, &mask_bias, train);
         }
         x
+    }
+
+    /// Word states [words, hidden] of a sentence's (or a batch's, see [`Windows::concat`])
+    /// subword windows: one encoder call over all windows, then pooling.
+    pub fn word_states(&self, windows: &Windows, pooling: Pooling, train: bool) -> Tensor {
+        let device = self.embeddings.word.ws.device();
+        let (ids, mask) = windows.tensors(self.config.pad_token_id, device);
+        windows.pool(&self.forward(&ids, &mask, train), pooling)
     }
 }

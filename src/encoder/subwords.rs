@@ -6,7 +6,7 @@
 //! overlapping windows at word boundaries; every word is read from the window in which it has
 //! the most context on both sides, so no word (and no offset) is lost.
 
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 use tokenizers::Tokenizer;
 
 /// How a word's state is pooled from its subwords.
@@ -166,34 +166,70 @@ impl Windows {
         )
     }
 
-    /// The [words, windows × longest] matrix that pools subword states into word states:
-    /// `word_states = pooling_matrix.matmul(states.view([-1, hidden]))`.
-    pub fn pooling_matrix(&self, pooling: Pooling, device: Device) -> Tensor {
-        let t = self.ids.iter().map(Vec::len).max().unwrap_or(0);
-        let cols = self.ids.len() * t;
-        let mut m = vec![0f32; self.words.len() * cols];
+    /// Pools subword states `[windows, longest, hidden]` (the encoder's output for
+    /// [`Windows::tensors`]) into word states `[words, hidden]`: each word takes its first
+    /// subword's state or the mean of its subwords' states. Implemented as a gather and a
+    /// scatter-add, so a batch of many sentences costs memory in proportion to its subwords.
+    pub fn pool(&self, states: &Tensor, pooling: Pooling) -> Tensor {
+        let size = states.size();
+        let (t, hidden) = (size[1], size[2]);
+        let device = states.device();
+        let mut positions = Vec::new();
+        let mut owners = Vec::new();
+        let mut counts = Vec::with_capacity(self.words.len());
         for (w, &(win, start, end)) in self.words.iter().enumerate() {
-            let row = &mut m[w * cols..(w + 1) * cols];
-            match pooling {
-                Pooling::First => row[win * t + start] = 1.0,
-                Pooling::Mean => {
-                    let k = (end - start) as f32;
-                    for p in start..end {
-                        row[win * t + p] = 1.0 / k;
-                    }
-                }
+            let end = match pooling {
+                Pooling::First => start + 1,
+                Pooling::Mean => end,
+            };
+            for p in start..end {
+                positions.push(win as i64 * t + p as i64);
+                owners.push(w as i64);
+            }
+            counts.push((end - start) as f32);
+        }
+        let picked = states
+            .view([-1, hidden])
+            .index_select(0, &Tensor::from_slice(&positions).to(device));
+        let summed = Tensor::zeros([self.words.len() as i64, hidden], (states.kind(), device))
+            .index_add(0, &Tensor::from_slice(&owners).to(device), &picked);
+        match pooling {
+            Pooling::First => summed,
+            Pooling::Mean => {
+                summed
+                    / Tensor::from_slice(&counts)
+                        .view([-1, 1])
+                        .to_kind(states.kind())
+                        .to(device)
             }
         }
-        Tensor::from_slice(&m)
-            .view([self.words.len() as i64, cols as i64])
-            .to_kind(Kind::Float)
-            .to(device)
+    }
+
+    /// The windows of several sentences as one batch (one encoder call); returns the merged
+    /// windows and each sentence's range of rows in the pooled word states.
+    pub fn concat(parts: &[&Windows]) -> (Windows, Vec<std::ops::Range<usize>>) {
+        let mut merged = Windows {
+            ids: Vec::new(),
+            words: Vec::new(),
+        };
+        let mut ranges = Vec::with_capacity(parts.len());
+        for w in parts {
+            let offset = merged.ids.len();
+            let first = merged.words.len();
+            merged.ids.extend(w.ids.iter().cloned());
+            merged
+                .words
+                .extend(w.words.iter().map(|&(win, s, e)| (win + offset, s, e)));
+            ranges.push(first..merged.words.len());
+        }
+        (merged, ranges)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Kind;
 
     fn pieces(lens: &[usize]) -> Vec<Vec<i64>> {
         let mut next = 100;
@@ -239,25 +275,29 @@ mod tests {
     }
 
     #[test]
-    fn pooling_matrices() {
+    fn pooling_and_batching() {
         let w = layout(&pieces(&[1, 3]), 16, 1, 2).unwrap();
         let states = Tensor::arange(6, (Kind::Float, Device::Cpu)).view([1, 6, 1]);
-        let first = w
-            .pooling_matrix(Pooling::First, Device::Cpu)
-            .matmul(&states.view([-1, 1]));
-        let mean = w
-            .pooling_matrix(Pooling::Mean, Device::Cpu)
-            .matmul(&states.view([-1, 1]));
-        assert_eq!(
-            Vec::<f32>::try_from(first.view([-1])).unwrap(),
-            vec![1.0, 2.0]
-        );
-        assert_eq!(
-            Vec::<f32>::try_from(mean.view([-1])).unwrap(),
-            vec![1.0, 3.0]
-        );
+        let values = |x: Tensor| Vec::<f32>::try_from(x.view([-1])).unwrap();
+        assert_eq!(values(w.pool(&states, Pooling::First)), vec![1.0, 2.0]);
+        assert_eq!(values(w.pool(&states, Pooling::Mean)), vec![1.0, 3.0]);
         let (ids, mask) = w.tensors(0, Device::Cpu);
         assert_eq!(ids.size(), vec![1, 6]);
         assert_eq!(mask.sum(Kind::Int64).int64_value(&[]), 6);
+
+        // Two sentences in one batch pool exactly as they do alone; padding is never read.
+        let v = layout(&pieces(&[2, 1, 1]), 16, 1, 2).unwrap();
+        let (both, ranges) = Windows::concat(&[&w, &v]);
+        assert_eq!(ranges, vec![0..2, 2..5]);
+        let (ids, _) = both.tensors(0, Device::Cpu);
+        assert_eq!(ids.size(), vec![2, 6]);
+        let states = ids.to_kind(Kind::Float).unsqueeze(-1);
+        let alone = |x: &Windows| {
+            let (ids, _) = x.tensors(0, Device::Cpu);
+            values(x.pool(&ids.to_kind(Kind::Float).unsqueeze(-1), Pooling::Mean))
+        };
+        let pooled = values(both.pool(&states, Pooling::Mean));
+        assert_eq!(pooled[..2], alone(&w)[..]);
+        assert_eq!(pooled[2..], alone(&v)[..]);
     }
 }

@@ -9,7 +9,7 @@ use super::Prepared;
 use super::bio::{bio_spans, bio_targets};
 use super::crf::Crf;
 use super::decode::SpanPrediction;
-use crate::encoder::{BertEncoder, Pooling};
+use crate::encoder::{BertEncoder, Pooling, Windows};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,31 +77,39 @@ impl Baseline {
         }
     }
 
-    /// Emission scores [n, tags].
+    /// Emission scores [n, tags] of one sentence.
     pub fn emissions(&self, s: &Prepared, train: bool) -> Tensor {
-        let device = self.emit.ws.device();
-        let (ids, mask) = s
-            .windows
-            .tensors(self.encoder.config().pad_token_id, device);
-        let states = self.encoder.forward(&ids, &mask, train);
-        let mut x = s
-            .windows
-            .pooling_matrix(self.pooling, device)
-            .to_kind(states.kind())
-            .matmul(&states.view([-1, self.encoder.config().hidden_size]));
-        if let Some(lstm) = &self.lstm {
-            x = lstm.seq(&x.unsqueeze(0)).0.squeeze_dim(0);
-        }
-        if let Some(cnn) = &self.cnn {
-            x = cnn
-                .forward(&x.transpose(0, 1).unsqueeze(0))
-                .squeeze_dim(0)
-                .transpose(0, 1)
-                .relu();
-        }
-        self.emit.forward(&x.dropout(self.dropout, train))
+        self.emissions_batch(&[s], train)
+            .pop()
+            .expect("one emission matrix per sentence")
     }
 
+    /// Emission scores per sentence of a batch: one encoder call over all their windows, then
+    /// the BiLSTM/CNN and emission layer sentence by sentence.
+    pub fn emissions_batch(&self, batch: &[&Prepared], train: bool) -> Vec<Tensor> {
+        let parts: Vec<&Windows> = batch.iter().map(|p| &p.windows).collect();
+        let (merged, ranges) = Windows::concat(&parts);
+        let states = self.encoder.word_states(&merged, self.pooling, train);
+        ranges
+            .into_iter()
+            .map(|r| {
+                let mut x = states.narrow(0, r.start as i64, r.len() as i64);
+                if let Some(lstm) = &self.lstm {
+                    x = lstm.seq(&x.unsqueeze(0)).0.squeeze_dim(0);
+                }
+                if let Some(cnn) = &self.cnn {
+                    x = cnn
+                        .forward(&x.transpose(0, 1).unsqueeze(0))
+                        .squeeze_dim(0)
+                        .transpose(0, 1)
+                        .relu();
+                }
+                self.emit.forward(&x.dropout(self.dropout, train))
+            })
+            .collect()
+    }
+
+    /// CRF negative log-likelihood of the gold spans (flat; BIO targets).
     pub fn loss(&self, s: &Prepared, gold: &[(usize, usize, usize)]) -> Tensor {
         self.crf
             .nll(&self.emissions(s, true), &bio_targets(s.words(), gold))

@@ -10,6 +10,7 @@ mod crf;
 mod decode;
 mod device;
 mod gcn;
+mod saved;
 
 pub use baseline::{Baseline, BaselineKind};
 pub use bio::{bio_spans, bio_targets};
@@ -18,10 +19,11 @@ pub use crf::Crf;
 pub use decode::{Overlap, SpanPrediction, decode_spans};
 pub use device::{DeviceChoice, DeviceError, Precision};
 pub use gcn::{Gcn, normalised_adjacency};
+pub use saved::{LoadedModel, NerModel, Net};
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
-use tch::{Kind, Reduction, Tensor};
+use tch::{Device, Kind, Reduction, Tensor};
 use tokenizers::Tokenizer;
 
 use crate::encoder::{BertConfig, BertEncoder, Pooling, SubwordError, Windows, windows};
@@ -191,52 +193,77 @@ impl SpanNer {
         })
     }
 
-    fn word_states(&self, w: &Windows, pooling: Pooling, train: bool) -> Tensor {
-        let device = self.start.ws.device();
-        let (ids, mask) = w.tensors(self.encoder_config().pad_token_id, device);
-        let states = self.encoder.forward(&ids, &mask, train);
-        w.pooling_matrix(pooling, device)
-            .to_kind(states.kind())
-            .matmul(&states.view([-1, self.encoder_config().hidden_size]))
-    }
-
     /// Label states h_e: each entity type's name encoded by the same encoder and mean-pooled
-    /// (section 3.2), [labels, hidden].
+    /// (section 3.2), [labels, hidden]. All names go through the encoder in one call.
     fn label_states(&self, train: bool) -> Tensor {
-        let rows: Vec<Tensor> = self
-            .label_windows
+        let parts: Vec<&Windows> = self.label_windows.iter().collect();
+        let (merged, ranges) = Windows::concat(&parts);
+        let words = self.encoder.word_states(&merged, Pooling::Mean, train);
+        let rows: Vec<Tensor> = ranges
             .iter()
-            .map(|w| {
-                self.word_states(w, Pooling::Mean, train)
+            .map(|r| {
+                words
+                    .narrow(0, r.start as i64, r.len() as i64)
                     .mean_dim(0, false, None)
             })
             .collect();
         Tensor::stack(&rows, 0)
     }
 
+    /// The model's outputs for one sentence.
     pub fn forward(&self, s: &Prepared, train: bool) -> Outputs {
+        self.forward_batch(&[s], train)
+            .pop()
+            .expect("one output per sentence")
+    }
+
+    /// Outputs for a batch of sentences: one encoder call over all their subword windows (and
+    /// one for the label names), then the heads sentence by sentence. A batch gives the same
+    /// outputs as its sentences one at a time.
+    pub fn forward_batch(&self, batch: &[&Prepared], train: bool) -> Vec<Outputs> {
+        let parts: Vec<&Windows> = batch.iter().map(|p| &p.windows).collect();
+        let (merged, ranges) = Windows::concat(&parts);
+        let h = self
+            .encoder
+            .word_states(&merged, self.config.pooling, train);
+        let labels = self.coattention.as_ref().map(|_| self.label_states(train));
+        batch
+            .iter()
+            .zip(ranges)
+            .map(|(s, r)| {
+                let h = h.narrow(0, r.start as i64, r.len() as i64);
+                self.heads(s, &h, labels.as_ref(), train)
+            })
+            .collect()
+    }
+
+    /// Everything after the encoder for one sentence: `h` are its word states [n, hidden],
+    /// `label_states` the h_e of the co-attention.
+    fn heads(
+        &self,
+        s: &Prepared,
+        h: &Tensor,
+        label_states: Option<&Tensor>,
+        train: bool,
+    ) -> Outputs {
         let device = self.start.ws.device();
         let n = s.words();
         let drop = |x: Tensor| x.dropout(self.config.dropout, train);
-        let h = self.word_states(&s.windows, self.config.pooling, train);
         // eq. 2 (or zeros for W/O GCN)
         let g = match &self.gcn {
-            Some(gcn) => gcn.forward(
-                &h,
-                &normalised_adjacency(&s.heads, device).to_kind(h.kind()),
-            ),
+            Some(gcn) => gcn.forward(h, &normalised_adjacency(&s.heads, device).to_kind(h.kind())),
             None => h.zeros_like(),
         };
         // Syntax enters the word representation residually: u = h_x + G_x.
-        let u = &h + &g;
+        let u = h + &g;
         // eq. 6: B = [u; H_l^t; u ∘ H_l^t; u ∘ H_t^l] (our reading of the garbled equation: the
         // word, its label mixture, and their element-wise interactions).
-        let b = match &self.coattention {
-            Some(co) => {
-                let (h_lt, h_tl) = co.forward(&h, &g, &self.label_states(train));
+        let b = match (&self.coattention, label_states) {
+            (Some(co), Some(e)) => {
+                let (h_lt, h_tl) = co.forward(h, &g, e);
                 Tensor::cat(&[&u, &h_lt, &(&u * &h_lt), &(&u * &h_tl)], 1)
             }
-            None => u.shallow_clone(),
+            _ => u.shallow_clone(),
         };
         let b = drop(b);
         if !self.config.multitask {
@@ -335,14 +362,31 @@ impl SpanNer {
 
     /// Predicted spans `[start, end)` over words with label index and score.
     pub fn predict(&self, s: &Prepared) -> Vec<SpanPrediction> {
-        let out = tch::no_grad(|| self.forward(s, false));
+        self.predict_batch(&[s])
+            .pop()
+            .expect("one prediction per sentence")
+    }
+
+    /// Predictions for a batch of sentences (one encoder call, see [`SpanNer::forward_batch`]).
+    pub fn predict_batch(&self, batch: &[&Prepared]) -> Vec<Vec<SpanPrediction>> {
+        let outputs = tch::no_grad(|| self.forward_batch(batch, false));
+        outputs.iter().map(|out| self.decode(out)).collect()
+    }
+
+    fn decode(&self, out: &Outputs) -> Vec<SpanPrediction> {
         if let Some(tags) = &out.tags {
             return bio_spans(&Vec::<i64>::try_from(tags.argmax(-1, false)).unwrap_or_default());
         }
-        let probs = out.span_logits.softmax(-1, Kind::Float);
-        let rows: Vec<Vec<f32>> = (0..out.spans.len() as i64)
-            .map(|i| Vec::<f32>::try_from(probs.get(i)).unwrap_or_default())
-            .collect();
+        if out.spans.is_empty() {
+            return Vec::new();
+        }
+        let probs = out
+            .span_logits
+            .softmax(-1, Kind::Float)
+            .to_device(Device::Cpu);
+        let k = probs.size()[1] as usize;
+        let flat = Vec::<f32>::try_from(probs.view([-1])).unwrap_or_default();
+        let rows: Vec<Vec<f32>> = flat.chunks(k).map(<[f32]>::to_vec).collect();
         decode_spans(
             &out.spans,
             &rows,
@@ -361,9 +405,16 @@ pub const MODEL_DIR_VERSION: u32 = 1;
 pub struct SavedModel {
     pub format_version: u32,
     pub model: SpanNerConfig,
+    /// A table-2 baseline instead of the paper's model (labels, pooling and windows from
+    /// `model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineKind>,
     /// The dependency parser the model was trained with (file name and sha256), if any.
     #[serde(default)]
     pub parser: Option<String>,
+    /// Training record: data hashes, metrics, settings (written by `bioner train`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -387,89 +438,4 @@ pub enum ModelError {
         path: std::path::PathBuf,
         source: tch::TchError,
     },
-}
-
-impl SpanNer {
-    /// Saves a self-contained model directory: `config.json` (the encoder's, Hugging Face
-    /// compatible), `bioner.json` (model settings, labels, parser reference),
-    /// `model.safetensors` (every weight, encoder and heads) and the tokenizer files of
-    /// `tokenizer_dir`.
-    pub fn save(
-        &self,
-        vs: &nn::VarStore,
-        dir: &std::path::Path,
-        tokenizer_dir: &std::path::Path,
-        parser: Option<String>,
-    ) -> Result<(), ModelError> {
-        let io = |path: &std::path::Path| {
-            let path = path.to_path_buf();
-            move |source| ModelError::Io { path, source }
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let config = serde_json::to_string_pretty(self.encoder_config()).expect("serialisable");
-        std::fs::write(dir.join("config.json"), config).map_err(io(&dir.join("config.json")))?;
-        let saved = SavedModel {
-            format_version: MODEL_DIR_VERSION,
-            model: self.config.clone(),
-            parser,
-        };
-        std::fs::write(
-            dir.join("bioner.json"),
-            serde_json::to_string_pretty(&saved).expect("serialisable"),
-        )
-        .map_err(io(&dir.join("bioner.json")))?;
-        let weights = dir.join("model.safetensors");
-        vs.save(&weights).map_err(|source| ModelError::Torch {
-            path: weights.clone(),
-            source,
-        })?;
-        for f in [
-            "tokenizer.json",
-            "vocab.txt",
-            "tokenizer_config.json",
-            "special_tokens_map.json",
-        ] {
-            let src = tokenizer_dir.join(f);
-            if src.is_file() {
-                std::fs::copy(&src, dir.join(f)).map_err(io(&src))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Loads a directory written by [`SpanNer::save`] onto `device`.
-    pub fn load(
-        dir: &std::path::Path,
-        device: tch::Device,
-    ) -> Result<(SpanNer, nn::VarStore, Tokenizer), ModelError> {
-        let meta_path = dir.join("bioner.json");
-        let text = std::fs::read_to_string(&meta_path).map_err(|source| ModelError::Io {
-            path: meta_path.clone(),
-            source,
-        })?;
-        let saved: SavedModel = serde_json::from_str(&text).map_err(|e| ModelError::Invalid {
-            path: meta_path.clone(),
-            message: e.to_string(),
-        })?;
-        if saved.format_version != MODEL_DIR_VERSION {
-            return Err(ModelError::Invalid {
-                path: meta_path,
-                message: format!(
-                    "format version {}, this bioner reads {MODEL_DIR_VERSION}",
-                    saved.format_version
-                ),
-            });
-        }
-        let hf = crate::encoder::HfModelDir::open(dir)?;
-        let tokenizer = hf.tokenizer()?;
-        let mut vs = nn::VarStore::new(device);
-        let encoder = BertEncoder::new(hf.config(), vs.root());
-        let model = SpanNer::new(saved.model, encoder, &tokenizer, vs.root())?;
-        let weights = hf.weights_path();
-        vs.load(&weights).map_err(|source| ModelError::Torch {
-            path: weights,
-            source,
-        })?;
-        Ok((model, vs, tokenizer))
-    }
 }

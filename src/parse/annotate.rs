@@ -27,7 +27,8 @@ pub fn chain_tree(n: usize) -> Vec<u32> {
 }
 
 impl Grapher<'_> {
-    fn tree(&self, words: &[&str]) -> Tree {
+    /// The tree of one sentence of words.
+    pub fn tree(&self, words: &[&str]) -> Tree {
         match self {
             Grapher::Parser(model) => {
                 let p = model.parse(words);

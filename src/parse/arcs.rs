@@ -46,13 +46,36 @@ impl Context {
     }
 }
 
+/// The two outermost children on one side of a token and how many it has.
+#[derive(Debug, Clone, Copy)]
+struct Side {
+    /// Outermost child (leftmost on the left, rightmost on the right), then the next one.
+    outer: [usize; 2],
+    count: u8,
+}
+
+const NO_SIDE: Side = Side {
+    outer: [NONE; 2],
+    count: 0,
+};
+
+impl Side {
+    /// Children are attached outwards (arc-hybrid attaches left children right-to-left and
+    /// right children left-to-right), so a new child is always the outermost.
+    fn push(&mut self, dep: usize) {
+        self.outer = [dep, self.outer[0]];
+        self.count = self.count.saturating_add(1);
+    }
+}
+
+#[derive(Debug, Clone)]
 pub(crate) struct State {
     n: usize,
     pub(crate) stack: Vec<usize>,
     pub(crate) i: usize,
     pub(crate) heads: Vec<usize>,
-    lefts: Vec<Vec<usize>>,
-    rights: Vec<Vec<usize>>,
+    lefts: Vec<Side>,
+    rights: Vec<Side>,
 }
 
 impl State {
@@ -62,8 +85,8 @@ impl State {
             stack: Vec::with_capacity(n),
             i: 0,
             heads: vec![NONE; n],
-            lefts: vec![Vec::new(); n + 1],
-            rights: vec![Vec::new(); n + 1],
+            lefts: vec![NO_SIDE; n + 1],
+            rights: vec![NO_SIDE; n + 1],
         }
     }
 
@@ -153,29 +176,18 @@ impl State {
                 NONE
             }
         };
-        // Left children are attached outwards, so the most recent is the leftmost.
         let left = |p: usize, k: usize| {
             if p == NONE {
                 NONE
             } else {
-                let l = &self.lefts[p];
-                if l.len() > k {
-                    l[l.len() - 1 - k]
-                } else {
-                    NONE
-                }
+                self.lefts[p].outer[k]
             }
         };
         let right = |p: usize, k: usize| {
             if p == NONE {
                 NONE
             } else {
-                let r = &self.rights[p];
-                if r.len() > k {
-                    r[r.len() - 1 - k]
-                } else {
-                    NONE
-                }
+                self.rights[p].outer[k]
             }
         };
         let (s0, s1, s2, n0, n1, n2) = (st(0), st(1), st(2), buf(0), buf(1), buf(2));
@@ -192,12 +204,19 @@ impl State {
         } else {
             0
         };
-        let val = |v: &Vec<Vec<usize>>, p: usize| {
+        let val = |v: &[Side], p: usize| {
             if p == NONE {
                 0
             } else {
-                v[p].len().min(4) as u64
+                v[p].count.min(4) as u64
             }
+        };
+        let (s1l1, s1r1) = (left(s1, 0), right(s1, 0));
+        // Distance between the two stack items, for the RIGHT decision (s1 -> s0).
+        let dist_s = if s0 != NONE && s1 != NONE {
+            (s0 - s1).min(5) as u64
+        } else {
+            0
         };
         let (s0vl, s0vr, n0vl) = (
             val(&self.lefts, s0),
@@ -272,6 +291,23 @@ impl State {
             feature(187, &[w(s0), t(n0), t(n1)]),
             feature(188, &[t(s0), w(n0), t(n1)]),
             feature(189, &[t(s1), t(s0), w(n0)]),
+            // The RIGHT move attaches s0 to s1: the same pair features as for s0 and n0.
+            feature(190, &[w(s1), w(s0)]),
+            feature(191, &[w(s1), t(s1), t(s0)]),
+            feature(192, &[t(s1), w(s0), t(s0)]),
+            feature(193, &[w(s1), t(s1), w(s0), t(s0)]),
+            feature(194, &[dist_s, t(s1), t(s0)]),
+            feature(195, &[dist_s, w(s1), w(s0)]),
+            feature(196, &[t(s1), t(s1r1), t(s0)]),
+            feature(197, &[t(s1l1), t(s1), t(s0)]),
+            feature(198, &[x(s1), x(s0)]),
+            feature(199, &[dist, w(s0), w(n0)]),
+            // Third-order: the second-outermost children's words.
+            feature(171, &[w(s0l2), t(s0)]),
+            feature(172, &[w(s0r2), t(s0)]),
+            feature(173, &[w(n0l1), w(n0)]),
+            feature(174, &[w(s0r1), w(s0)]),
+            feature(175, &[w(s0l1), w(s0)]),
         ]);
     }
 }
@@ -318,6 +354,159 @@ pub(crate) fn train_sentence(
         state.apply(guess);
     }
     state.heads.iter().zip(gold).filter(|(a, b)| a == b).count()
+}
+
+/// One hypothesis of the beam: a parser state, its score and the moves that built it.
+#[derive(Clone)]
+struct Hypothesis {
+    state: State,
+    score: f32,
+    moves: Vec<u8>,
+}
+
+/// Expands every hypothesis by its valid moves and keeps the `width` best (ties broken by
+/// order, so the search is deterministic). Returns the new beam and, for each kept
+/// hypothesis, the index of its parent.
+fn advance(
+    weights: &Weights,
+    ctx: &Context,
+    beam: &[Hypothesis],
+    width: usize,
+    feats: &mut Vec<u64>,
+    scored: &mut Vec<(f32, usize, usize)>,
+) -> Vec<(Hypothesis, usize)> {
+    scored.clear();
+    let mut scores = [0.0f32; MOVES];
+    for (h, hyp) in beam.iter().enumerate() {
+        hyp.state.features(ctx, feats);
+        weights.score(feats, &mut scores);
+        let valid = hyp.state.valid();
+        for m in 0..MOVES {
+            if valid[m] {
+                scored.push((hyp.score + scores[m], h, m));
+            }
+        }
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+    scored
+        .iter()
+        .take(width)
+        .map(|&(score, h, m)| {
+            let mut next = beam[h].clone();
+            next.state.apply(m);
+            next.score = score;
+            next.moves.push(m as u8);
+            (next, h)
+        })
+        .collect()
+}
+
+fn start(n: usize) -> Hypothesis {
+    Hypothesis {
+        state: State::new(n),
+        score: 0.0,
+        moves: Vec::with_capacity(2 * n),
+    }
+}
+
+/// Beam-search parse of one sentence (`width` 1 is the greedy parser): heads per token
+/// (`n` = root). Every complete arc-hybrid derivation has exactly `2n` moves, so the beam's
+/// hypotheses stay comparable step by step.
+pub(crate) fn parse_beam(
+    weights: &Weights,
+    ctx: &Context,
+    n: usize,
+    width: usize,
+    feats: &mut Vec<u64>,
+) -> Vec<usize> {
+    if width <= 1 {
+        return parse(weights, ctx, n, feats);
+    }
+    let mut beam = vec![start(n)];
+    let mut scored = Vec::with_capacity(width * MOVES);
+    while !beam[0].state.done() {
+        beam = advance(weights, ctx, &beam, width, feats, &mut scored)
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+    }
+    beam.swap_remove(0).state.heads
+}
+
+/// Whether a tree (heads per token, `n` = root) has no crossing arcs: the arc-hybrid system
+/// can only build projective trees, so the global update needs a reachable gold derivation.
+pub(crate) fn projective(gold: &[usize]) -> bool {
+    let n = gold.len();
+    let span = |d: usize| (d.min(gold[d]), d.max(gold[d]));
+    (0..n).all(|a| {
+        let (l1, r1) = span(a);
+        (0..n).all(|b| {
+            let (l2, r2) = span(b);
+            !(l1 < l2 && l2 < r1 && r1 < r2)
+        })
+    }) && gold.iter().all(|&h| h <= n)
+}
+
+/// One beam-search training pass over a sentence with the max-violation update (Huang, Fayong
+/// & Guo 2012): the gold derivation is latent among the zero-cost moves (the model's best one
+/// is followed), and the update is made at the step where the beam's best hypothesis leads the
+/// gold one by the widest margin. Non-projective sentences fall back to the greedy
+/// dynamic-oracle update. Returns the number of correct heads of the beam's best parse.
+pub(crate) fn train_sentence_beam(
+    trainer: &mut Trainer,
+    ctx: &Context,
+    gold: &[usize],
+    width: usize,
+    feats: &mut Vec<u64>,
+) -> usize {
+    let n = gold.len();
+    if width <= 1 || !projective(gold) {
+        return train_sentence(trainer, ctx, gold, feats);
+    }
+    let mut beam = vec![start(n)];
+    let mut truth = start(n);
+    let mut scored = Vec::with_capacity(width * MOVES);
+    let mut scores = [0.0f32; MOVES];
+    // (margin, predicted moves, gold moves) at the worst violation so far.
+    let mut worst: Option<(f32, Vec<u8>, Vec<u8>)> = None;
+    while !truth.state.done() {
+        // The gold hypothesis follows its best zero-cost move.
+        truth.state.features(ctx, feats);
+        trainer.weights.score(feats, &mut scores);
+        let golds = truth.state.gold_moves(gold);
+        let m = argmax(&scores, Some(&golds));
+        truth.state.apply(m);
+        truth.score += scores[m];
+        truth.moves.push(m as u8);
+        beam = advance(&trainer.weights, ctx, &beam, width, feats, &mut scored)
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+        let best = &beam[0];
+        let margin = best.score - truth.score;
+        if best.moves != truth.moves && margin >= 0.0 && worst.as_ref().is_none_or(|w| margin > w.0)
+        {
+            worst = Some((margin, best.moves.clone(), truth.moves.clone()));
+        }
+    }
+    trainer.tick();
+    if let Some((_, predicted, correct)) = worst {
+        for (moves, delta) in [(&correct, 1.0f32), (&predicted, -1.0f32)] {
+            let mut state = State::new(n);
+            for &m in moves.iter() {
+                state.features(ctx, feats);
+                trainer.add(m as usize, delta, feats);
+                state.apply(m as usize);
+            }
+        }
+    }
+    beam[0]
+        .state
+        .heads
+        .iter()
+        .zip(gold)
+        .filter(|(a, b)| a == b)
+        .count()
 }
 
 /// Features for labelling the arc `head -> dep` (head `n` = root) in a parsed sentence.

@@ -3,21 +3,22 @@
 //!
 //! File layout (little-endian): magic `BNRDEP01`, u32 format version, a JSON metadata string,
 //! the tag list, the label list, the tag dictionary, then three weight tables (tagger, parser,
-//! labeller), each `u32 classes, u64 rows, rows × u64 keys, rows × classes × f32`.
+//! labeller), each `u32 classes, u64 rows, rows × u64 keys, rows × classes × f32`. Version 2 put the
+//! beam width after the version (and changed the parser's feature set).
 
 use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::arcs::{Context, MOVES, label_features, parse, train_sentence};
+use super::arcs::{Context, MOVES, label_features, parse_beam, train_sentence_beam};
 use super::conllu::TreeSentence;
 use super::perceptron::{FeatureMap, Trainer, Weights, argmax};
 use super::tagger::{Tagger, shuffle};
 
 const MAGIC: &[u8; 8] = b"BNRDEP01";
 /// Version of the model file format.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParserModelError {
@@ -48,6 +49,9 @@ pub struct DependencyModel {
     pub(crate) parser: Weights,
     pub(crate) labeller: Weights,
     pub labels: Vec<String>,
+    /// Beam width used when parsing (1 = greedy); the width the parser was trained with
+    /// unless overridden.
+    pub beam: usize,
     /// Free-form JSON describing how the model was trained.
     pub metadata: String,
 }
@@ -57,11 +61,14 @@ pub struct DependencyModel {
 pub struct TrainOptions {
     pub epochs: usize,
     pub seed: u64,
+    /// Beam width for training and parsing; 1 trains the greedy parser with the dynamic
+    /// oracle, more trains globally with max-violation updates.
+    pub beam: usize,
 }
 
 impl DependencyModel {
     /// Trains tagger, parser and labeller on treebank sentences (XPOS tags, heads, labels).
-    /// `progress` receives a line per epoch.
+    /// `progress` receives a line per step and epoch.
     pub fn train(
         sentences: &[TreeSentence],
         opts: &TrainOptions,
@@ -149,7 +156,13 @@ impl DependencyModel {
             shuffle(&mut order, &mut rng);
             let (mut correct, mut total, mut lcorrect) = (0usize, 0usize, 0usize);
             for &k in &order {
-                correct += train_sentence(&mut parser, &contexts[k], &golds[k], &mut feats);
+                correct += train_sentence_beam(
+                    &mut parser,
+                    &contexts[k],
+                    &golds[k],
+                    opts.beam,
+                    &mut feats,
+                );
                 total += golds[k].len();
                 for (d, tok) in sentences[k].tokens.iter().enumerate() {
                     label_features(&contexts[k], &golds[k], d, &mut feats);
@@ -172,6 +185,7 @@ impl DependencyModel {
             parser: parser.average(),
             labeller: labeller.average(),
             labels,
+            beam: opts.beam.max(1),
             metadata: String::new(),
         }
     }
@@ -183,7 +197,7 @@ impl DependencyModel {
         let ctx = Context::new(words, &tag_names);
         let mut feats = Vec::with_capacity(64);
         let n = words.len();
-        let heads = parse(&self.parser, &ctx, n, &mut feats);
+        let heads = parse_beam(&self.parser, &ctx, n, self.beam, &mut feats);
         let mut scores = vec![0.0f32; self.labels.len()];
         let labels = (0..n)
             .map(|d| {
@@ -215,6 +229,7 @@ impl DependencyModel {
         let mut buf: Vec<u8> = Vec::new();
         buf.extend_from_slice(MAGIC);
         buf.extend_from_slice(&MODEL_FORMAT_VERSION.to_le_bytes());
+        buf.extend_from_slice(&(self.beam as u32).to_le_bytes());
         put_str(&mut buf, &self.metadata);
         put_strings(&mut buf, &self.tagger.tags);
         put_strings(&mut buf, &self.labels);
@@ -254,10 +269,12 @@ impl DependencyModel {
         let version = r.u32().ok_or_else(|| bad("truncated"))?;
         if version != MODEL_FORMAT_VERSION {
             return Err(bad(&format!(
-                "format version {version}, this bioner reads {MODEL_FORMAT_VERSION}"
+                "format version {version}, this bioner reads {MODEL_FORMAT_VERSION}; \
+                 train a new one with `bioner parser train`"
             )));
         }
         let truncated = || bad("truncated");
+        let beam = r.u32().ok_or_else(truncated)?.max(1) as usize;
         let metadata = r.string().ok_or_else(truncated)?;
         let tags = r.strings().ok_or_else(truncated)?;
         let labels = r.strings().ok_or_else(truncated)?;
@@ -282,6 +299,7 @@ impl DependencyModel {
             parser,
             labeller,
             labels,
+            beam,
             metadata,
         })
     }
@@ -464,21 +482,31 @@ mod tests {
     #[test]
     fn learns_trees_and_round_trips_through_the_model_file() {
         let data = treebank();
-        let model = DependencyModel::train(&data, &TrainOptions { epochs: 8, seed: 3 }, |_| {});
-        let scores = evaluate(&model, &data);
-        assert_eq!(scores.uas, 100.0, "{scores:?}");
-        assert_eq!(scores.las, 100.0, "{scores:?}");
-        assert_eq!(scores.tag_accuracy, 100.0);
-
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.bnrdep");
-        model.save(&path).unwrap();
-        let loaded = DependencyModel::load(&path).unwrap();
         let words: Vec<Vec<&str>> = data
             .iter()
             .map(|s| s.tokens.iter().map(|t| t.form.as_str()).collect())
             .collect();
-        assert_eq!(loaded.parse_many(&words), model.parse_many(&words));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.bnrdep");
+        // The greedy parser and the beam-search parser (global training) both learn the
+        // treebank, and the file keeps weights and beam width.
+        for beam in [1, 4] {
+            let opts = TrainOptions {
+                epochs: 8,
+                seed: 3,
+                beam,
+            };
+            let model = DependencyModel::train(&data, &opts, |_| {});
+            let scores = evaluate(&model, &data);
+            assert_eq!(scores.uas, 100.0, "beam {beam}: {scores:?}");
+            assert_eq!(scores.las, 100.0, "beam {beam}: {scores:?}");
+            assert_eq!(scores.tag_accuracy, 100.0);
+
+            model.save(&path).unwrap();
+            let loaded = DependencyModel::load(&path).unwrap();
+            assert_eq!(loaded.beam, beam);
+            assert_eq!(loaded.parse_many(&words), model.parse_many(&words));
+        }
 
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();

@@ -123,10 +123,22 @@ impl Trainer {
     /// One training instance: if `guess` differs from `truth`, move weight from `guess` to
     /// `truth` for every feature.
     pub(crate) fn update(&mut self, truth: usize, guess: usize, features: &[u64]) {
-        self.instances += 1;
+        self.tick();
         if truth == guess {
             return;
         }
+        self.add(truth, 1.0, features);
+        self.add(guess, -1.0, features);
+    }
+
+    /// Counts one training instance (the clock the averaging runs on).
+    pub(crate) fn tick(&mut self) {
+        self.instances += 1;
+    }
+
+    /// Adds `delta` to the weight of `class` for every feature (a structured update adds the
+    /// gold sequence's features and subtracts the predicted one's, step by step).
+    pub(crate) fn add(&mut self, class: usize, delta: f32, features: &[u64]) {
         let c = self.weights.classes;
         for f in features {
             let next = self.weights.index.len() as u32;
@@ -136,13 +148,10 @@ impl Trainer {
                 self.totals.resize((row + 1) * c, 0.0);
                 self.stamps.resize((row + 1) * c, 0);
             }
-            for (class, delta) in [(truth, 1.0f32), (guess, -1.0f32)] {
-                let i = row * c + class;
-                self.totals[i] +=
-                    (self.instances - self.stamps[i]) as f64 * self.weights.w[i] as f64;
-                self.stamps[i] = self.instances;
-                self.weights.w[i] += delta;
-            }
+            let i = row * c + class;
+            self.totals[i] += (self.instances - self.stamps[i]) as f64 * self.weights.w[i] as f64;
+            self.stamps[i] = self.instances;
+            self.weights.w[i] += delta;
         }
     }
 

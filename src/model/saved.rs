@@ -1,0 +1,223 @@
+//! One handle for every network `bioner` trains (the paper's model or a table-2 baseline),
+//! and the self-contained model directory they are saved to and loaded from.
+
+use std::path::Path;
+
+use tch::nn;
+use tch::{Kind, Tensor};
+use tokenizers::Tokenizer;
+
+use super::baseline::{Baseline, BaselineKind};
+use super::decode::SpanPrediction;
+use super::{MODEL_DIR_VERSION, ModelError, Prepared, SavedModel, SpanNer, SpanNerConfig};
+use crate::encoder::{BertEncoder, HfModelDir, SubwordError, windows};
+
+/// The network: the paper's span model, or a BIO+CRF baseline.
+#[derive(Debug)]
+pub enum Net {
+    Span(SpanNer),
+    Baseline(Baseline),
+}
+
+/// A model with its settings: what training, evaluation and the pipeline use.
+#[derive(Debug)]
+pub struct NerModel {
+    pub config: SpanNerConfig,
+    pub baseline: Option<BaselineKind>,
+    pub net: Net,
+}
+
+/// A model directory loaded onto a device.
+pub struct LoadedModel {
+    pub model: NerModel,
+    pub vs: nn::VarStore,
+    pub tokenizer: Tokenizer,
+    pub saved: SavedModel,
+}
+
+impl NerModel {
+    /// Builds the heads (under `p / "heads"` or `p / "baseline"`) around `encoder`.
+    pub fn new(
+        config: SpanNerConfig,
+        baseline: Option<BaselineKind>,
+        encoder: BertEncoder,
+        tokenizer: &Tokenizer,
+        p: nn::Path,
+    ) -> Result<Self, SubwordError> {
+        let net = match baseline {
+            Some(kind) => Net::Baseline(Baseline::new(
+                kind,
+                config.labels.len(),
+                encoder,
+                config.pooling,
+                p,
+            )),
+            None => Net::Span(SpanNer::new(config.clone(), encoder, tokenizer, p)?),
+        };
+        Ok(Self {
+            config,
+            baseline,
+            net,
+        })
+    }
+
+    pub fn encoder(&self) -> &BertEncoder {
+        match &self.net {
+            Net::Span(m) => &m.encoder,
+            Net::Baseline(b) => &b.encoder,
+        }
+    }
+
+    /// Subword windows and tree of one sentence of words (`heads` 1-based, 0 = root).
+    pub fn prepare(
+        &self,
+        tokenizer: &Tokenizer,
+        words: &[&str],
+        heads: Vec<u32>,
+    ) -> Result<Prepared, SubwordError> {
+        assert_eq!(words.len(), heads.len(), "one head per word");
+        Ok(Prepared {
+            windows: windows(tokenizer, words, self.config.max_subwords)?,
+            heads,
+        })
+    }
+
+    /// Mean training loss over a batch (`gold`: per sentence, spans `[start, end)` with label
+    /// indices): eq. 12 for the span model, the CRF's negative log-likelihood for baselines.
+    pub fn loss_batch(&self, batch: &[&Prepared], gold: &[Vec<(usize, usize, usize)>]) -> Tensor {
+        let losses: Vec<Tensor> = match &self.net {
+            Net::Span(m) => m
+                .forward_batch(batch, true)
+                .iter()
+                .zip(gold)
+                .map(|(out, g)| m.loss(out, g))
+                .collect(),
+            Net::Baseline(b) => b
+                .emissions_batch(batch, true)
+                .iter()
+                .zip(batch.iter().zip(gold))
+                .map(|(e, (s, g))| b.crf.nll(e, &super::bio_targets(s.words(), g)))
+                .collect(),
+        };
+        Tensor::stack(&losses, 0).mean(Kind::Float)
+    }
+
+    /// Typed spans of each sentence of a batch.
+    pub fn predict_batch(&self, batch: &[&Prepared]) -> Vec<Vec<SpanPrediction>> {
+        match &self.net {
+            Net::Span(m) => m.predict_batch(batch),
+            Net::Baseline(b) => {
+                let emissions = tch::no_grad(|| b.emissions_batch(batch, false));
+                emissions
+                    .iter()
+                    .map(|e| super::bio_spans(&b.crf.viterbi(e).0))
+                    .collect()
+            }
+        }
+    }
+
+    /// Saves a self-contained model directory: `config.json` (the encoder's, Hugging Face
+    /// compatible), `bioner.json` (model settings, labels, parser reference, training
+    /// record), `model.safetensors` (every weight, encoder and heads) and the tokenizer files
+    /// of `tokenizer_dir`. Files are written to temporary names and renamed.
+    pub fn save(
+        &self,
+        vs: &nn::VarStore,
+        dir: &Path,
+        tokenizer_dir: &Path,
+        parser: Option<String>,
+        training: Option<serde_json::Value>,
+    ) -> Result<(), ModelError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ModelError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let write = |name: &str, content: String| -> Result<(), ModelError> {
+            let (tmp, path) = (dir.join(format!("{name}.tmp")), dir.join(name));
+            std::fs::write(&tmp, content).map_err(io(&tmp))?;
+            std::fs::rename(&tmp, &path).map_err(io(&path))
+        };
+        write(
+            "config.json",
+            serde_json::to_string_pretty(self.encoder().config()).expect("serialisable"),
+        )?;
+        let saved = SavedModel {
+            format_version: MODEL_DIR_VERSION,
+            model: self.config.clone(),
+            baseline: self.baseline,
+            parser,
+            training,
+        };
+        write(
+            "bioner.json",
+            serde_json::to_string_pretty(&saved).expect("serialisable"),
+        )?;
+        // tch picks the format from the extension: the temporary name keeps `.safetensors`.
+        let (tmp, weights) = (
+            dir.join("model.partial.safetensors"),
+            dir.join("model.safetensors"),
+        );
+        vs.save(&tmp).map_err(|source| ModelError::Torch {
+            path: tmp.clone(),
+            source,
+        })?;
+        std::fs::rename(&tmp, &weights).map_err(io(&weights))?;
+        for f in [
+            "tokenizer.json",
+            "vocab.txt",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+        ] {
+            let src = tokenizer_dir.join(f);
+            if src.is_file() && src != dir.join(f) {
+                std::fs::copy(&src, dir.join(f)).map_err(io(&src))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads a directory written by [`NerModel::save`] onto `device`.
+    pub fn load(dir: &Path, device: tch::Device) -> Result<LoadedModel, ModelError> {
+        let meta_path = dir.join("bioner.json");
+        let text = std::fs::read_to_string(&meta_path).map_err(|source| ModelError::Io {
+            path: meta_path.clone(),
+            source,
+        })?;
+        let saved: SavedModel = serde_json::from_str(&text).map_err(|e| ModelError::Invalid {
+            path: meta_path.clone(),
+            message: e.to_string(),
+        })?;
+        if saved.format_version != MODEL_DIR_VERSION {
+            return Err(ModelError::Invalid {
+                path: meta_path,
+                message: format!(
+                    "format version {}, this bioner reads {MODEL_DIR_VERSION}",
+                    saved.format_version
+                ),
+            });
+        }
+        let hf = HfModelDir::open(dir)?;
+        let tokenizer = hf.tokenizer()?;
+        let mut vs = nn::VarStore::new(device);
+        let encoder = BertEncoder::new(hf.config(), vs.root());
+        let model = NerModel::new(
+            saved.model.clone(),
+            saved.baseline,
+            encoder,
+            &tokenizer,
+            vs.root(),
+        )?;
+        let weights = hf.weights_path();
+        vs.load(&weights).map_err(|source| ModelError::Torch {
+            path: weights,
+            source,
+        })?;
+        Ok(LoadedModel {
+            model,
+            vs,
+            tokenizer,
+            saved,
+        })
+    }
+}
