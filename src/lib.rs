@@ -17,4 +17,5 @@ pub mod kafka;
 pub mod model;
 pub mod parse;
 pub mod text;
+pub mod train;
 mod xml;

@@ -74,19 +74,33 @@ enum Command {
         #[command(subcommand)]
         command: ParserCommand,
     },
-    /// Score predicted mentions against gold mentions (strict: exact span and type), per type
-    /// and micro. Both files use the mentions table columns (schemas/corpus_mentions.md).
+    /// Score entity predictions strictly (exact span and type), per type and micro: either a
+    /// saved model on a corpus split (`--model DIR --split DIR`), or predicted mentions
+    /// against gold mentions (`--gold FILE --pred FILE`, both in the mentions table columns of
+    /// schemas/corpus_mentions.md).
     Eval {
+        /// Model directory (from `bioner train`).
+        #[arg(long, requires = "split", conflicts_with_all = ["gold", "pred"])]
+        model: Option<PathBuf>,
+        /// Corpus split folder with sentences.parquet (tokens, trees) and mentions.parquet.
+        #[arg(long, requires = "model")]
+        split: Option<PathBuf>,
+        /// Where the model runs: auto, cpu, cuda or cuda:N.
+        #[arg(long, default_value = "auto")]
+        device: bioner::model::DeviceChoice,
         /// Gold mentions Parquet (e.g. data/corpora/bc5cdr/test/mentions.parquet).
-        #[arg(long)]
-        gold: PathBuf,
+        #[arg(long, requires = "pred")]
+        gold: Option<PathBuf>,
         /// Predicted mentions Parquet.
-        #[arg(long)]
-        pred: PathBuf,
+        #[arg(long, requires = "gold")]
+        pred: Option<PathBuf>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
+    /// Train the NER model (or a baseline) from a pipeline file: training split plus
+    /// augmented shards, dev evaluation per epoch, early stopping, best checkpoint.
+    Train(commands::train::TrainArgs),
     /// Show what this installation has: libtorch and devices, librdkafka, the encoder.
     Info {
         /// Hugging Face model directory of the encoder.
@@ -180,7 +194,19 @@ fn main() -> Result<()> {
             data_dir,
             show_errors,
         } => text_eval(&data_dir, show_errors),
-        Command::Eval { gold, pred, json } => {
+        Command::Eval {
+            model: Some(model),
+            split: Some(split),
+            device,
+            json,
+            ..
+        } => commands::train::eval_model(&model, &split, device, json),
+        Command::Eval {
+            gold: Some(gold),
+            pred: Some(pred),
+            json,
+            ..
+        } => {
             let report = evaluate(&gold, &pred)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report.to_json())?);
@@ -189,6 +215,10 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Eval { .. } => {
+            anyhow::bail!("give either --model DIR --split DIR, or --gold FILE --pred FILE")
+        }
+        Command::Train(args) => commands::train::run(args),
     }
 }
 

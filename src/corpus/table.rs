@@ -533,3 +533,29 @@ pub fn read_sentences(path: &Path) -> Result<Vec<Sentence>, CorpusError> {
     }
     Ok(out)
 }
+
+/// The footer key-value metadata of a Parquet file (empty when it has none).
+pub fn footer_metadata(
+    path: &Path,
+) -> Result<std::collections::BTreeMap<String, String>, CorpusError> {
+    let file = File::open(path).map_err(|source| CorpusError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+        CorpusError::malformed(
+            super::error::Location::file(path),
+            format!("not a Parquet file: {e}"),
+        )
+    })?;
+    Ok(builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .filter_map(|e| e.value.clone().map(|v| (e.key.clone(), v)))
+                .collect()
+        })
+        .unwrap_or_default())
+}

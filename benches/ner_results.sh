@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Re-measures rows of the paper's tables 2 and 5 on this machine: trains each row with
+# `bioner train`, scores the best checkpoint on the test split, and appends one JSON line per
+# run (row, seed, test P/R/F1 per type and micro, wall time, command) to
+# models/results/runs.jsonl. Then `benches/ner_results.py` renders the table in docs/RESULTS.md.
+#
+#   benches/ner_results.sh bc5cdr bertcrf noda full          # rows, in order
+#   SEEDS="1 2 3" benches/ner_results.sh bc5cdr full
+#
+# Rows: full (all four augmentations, GCN, co-attention, boundary + span heads), noda (W/O DA),
+# nogcn (W/O GCN), nomt (W/O MT: a BIO head), nocoatt, bertcrf / bertbilstmcrf / bertcnncrf
+# (table 2 baselines, no augmentation), mr / lwtr / sis / sr (one augmentation, with GCN).
+# Corpora are prepared on first use (import, parse, augment); their source is ../shared/data
+# (BIONER_DATA_DIR).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+corpus="$1"; shift
+SEEDS="${SEEDS:-1}"
+BIN=target/release/bioner
+DATA="${BIONER_DATA_DIR:-../shared/data}"
+cargo build --release --quiet
+[ -f models/parser/craft.bnrdep ] || "$BIN" parser train
+
+prepare() {
+  local c="$1"
+  for s in train dev test; do
+    if [ ! -f "data/corpora/$c/$s/sentences.parquet" ] \
+       || ! .venv/bin/python -c "import pyarrow.parquet as pq,sys; sys.exit(0 if pq.read_schema('data/corpora/$c/$s/sentences.parquet').metadata.get(b'bioner.graph') else 1)"; then
+      [ -f "data/corpora/$c/$s/documents.parquet" ] || "$BIN" import "$c" --data-dir "$DATA"
+      "$BIN" parse "data/corpora/$c/$s"
+    fi
+  done
+  [ -f "data/augmented/$c/part-00000.parquet" ] || \
+    "$BIN" augment --corpus "data/corpora/$c/train" --out "data/augmented/$c"
+}
+prepare "$corpus"
+
+mkdir -p models/results
+for row in "$@"; do
+  case "$row" in
+    full)          sets=() ;;
+    noda)          sets=(--set 'data.augmented=[]') ;;
+    nogcn)         sets=(--set model.gcn=false) ;;
+    nomt)          sets=(--set model.multitask=false) ;;
+    nocoatt)       sets=(--set model.coattention=false) ;;
+    bertcrf)       sets=(--set 'data.augmented=[]' --set model.baseline=bert_crf) ;;
+    bertbilstmcrf) sets=(--set 'data.augmented=[]' --set model.baseline=bert_bilstm_crf) ;;
+    bertcnncrf)    sets=(--set 'data.augmented=[]' --set model.baseline=bert_cnn_crf) ;;
+    mr|lwtr|sis|sr) sets=(--set "data.augmented_methods=[\"$row\"]") ;;
+    *) echo "unknown row $row" >&2; exit 2 ;;
+  esac
+  for seed in $SEEDS; do
+    out="models/results/$corpus-$row-s$seed"
+    cmd=("$BIN" train "pipelines/train-$corpus.toml" "${sets[@]}" --set "optim.seed=$seed" --set "output.dir=\"$out\"")
+    echo "== $corpus $row seed $seed: ${cmd[*]}"
+    start=$(date +%s)
+    "${cmd[@]}" | tee "$out.log"
+    secs=$(( $(date +%s) - start ))
+    .venv/bin/python - "$corpus" "$row" "$seed" "$secs" "$out" "${cmd[*]}" >> models/results/runs.jsonl <<'PY'
+import json, sys
+corpus, row, seed, secs, out, cmd = sys.argv[1:]
+test = json.load(open(f"{out}/test.json"))
+metrics = [json.loads(l) for l in open(f"{out}/metrics.jsonl")]
+print(json.dumps({"corpus": corpus, "row": row, "seed": int(seed), "wall_seconds": int(secs),
+                  "epochs_run": len(metrics), "best_dev_f1": max(m["dev_f1"] for m in metrics),
+                  "test": test, "command": cmd}))
+PY
+  done
+done

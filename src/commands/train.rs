@@ -1,0 +1,65 @@
+//! `bioner train PIPELINE.toml` and `bioner eval --model DIR --split DIR`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use bioner::model::{DeviceChoice, NerModel};
+use bioner::train::{TrainConfig, evaluate, read_split, train};
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Training pipeline file (see pipelines/README.md), e.g. pipelines/train-bc5cdr.toml.
+    pub pipeline: PathBuf,
+    /// Override a setting of the pipeline file: `section.key=value` (TOML value syntax),
+    /// e.g. `--set model.gcn=false --set output.dir=models/bc5cdr-nogcn`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    let config = TrainConfig::from_file(&a.pipeline, &a.overrides).map_err(anyhow::Error::msg)?;
+    let outcome = train(&config, std::io::stderr().is_terminal())
+        .with_context(|| format!("training {}", a.pipeline.display()))?;
+    let best = &outcome.epochs[outcome.best_epoch.saturating_sub(1)];
+    println!(
+        "best epoch {} (dev F1 {:.2}); model directory {} (metrics.jsonl, curves.svg{}); {:.0}s in all",
+        outcome.best_epoch,
+        best.dev_f1,
+        outcome.dir.display(),
+        if outcome.test.is_some() {
+            ", test.json"
+        } else {
+            ""
+        },
+        outcome.seconds
+    );
+    if let Some(report) = &outcome.test {
+        println!("test split, best checkpoint:");
+        print!("{report}");
+    }
+    Ok(())
+}
+
+/// Scores a saved model on a corpus split (sentences.parquet with tokens and trees,
+/// mentions.parquet): the per-type and micro P/R/F1 table.
+pub fn eval_model(model_dir: &Path, split: &Path, device: DeviceChoice, json: bool) -> Result<()> {
+    let started = std::time::Instant::now();
+    let loaded = NerModel::load(model_dir, device.resolve()?)?;
+    let sentences = read_split(split, None)?;
+    let report = evaluate(&loaded.model, &loaded.tokenizer, &sentences, 64)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        println!(
+            "{} on {} ({} sentences, {:.0}s)",
+            model_dir.display(),
+            split.display(),
+            sentences.len(),
+            started.elapsed().as_secs_f64()
+        );
+        print!("{report}");
+    }
+    Ok(())
+}

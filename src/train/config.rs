@@ -1,0 +1,295 @@
+//! The training pipeline file (`pipelines/*.toml`): data, model, optimiser and output.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::encoder::{DEFAULT_ENCODER_DIR, Pooling};
+use crate::model::{BaselineKind, DeviceChoice, Overlap, Precision, SpanNerConfig};
+
+/// A training run, as written in a pipeline TOML file. Relative paths are relative to the
+/// directory `bioner` runs in (the project root).
+///
+/// ```toml
+/// [data]
+/// train = "data/corpora/bc5cdr/train"
+/// dev = "data/corpora/bc5cdr/dev"
+/// test = "data/corpora/bc5cdr/test"
+/// augmented = ["data/augmented/bc5cdr"]
+///
+/// [model]
+/// gcn = true
+///
+/// [optim]
+/// epochs = 3
+///
+/// [output]
+/// dir = "models/bc5cdr"
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub data: DataConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub optim: OptimConfig,
+    pub output: OutputConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Training split folder (sentences.parquet with tokens and trees, mentions.parquet).
+    pub train: PathBuf,
+    /// Development split: evaluated after every epoch, for early stopping.
+    pub dev: PathBuf,
+    /// Test split: evaluated once with the best checkpoint at the end, when given.
+    #[serde(default)]
+    pub test: Option<PathBuf>,
+    /// Folders of augmented shards (`bioner augment`) read with the training split.
+    #[serde(default)]
+    pub augmented: Vec<PathBuf>,
+    /// Read only these methods' rows from the shards (`["sis"]` for the single-method
+    /// rows of the paper's table 2; all when absent).
+    #[serde(default)]
+    pub augmented_methods: Option<Vec<crate::augment::Method>>,
+    /// Use only the first N augmented rows of each method (all when absent).
+    #[serde(default)]
+    pub augmented_per_method: Option<usize>,
+    /// Drop training sentences from documents that are also in the dev split (JNLPBA's
+    /// training file contains its dev abstracts), so early stopping sees unseen text.
+    #[serde(default = "yes")]
+    pub exclude_dev_documents: bool,
+    /// Use only the first N training / dev sentences (quick runs).
+    #[serde(default)]
+    pub max_train_sentences: Option<usize>,
+    #[serde(default)]
+    pub max_dev_sentences: Option<usize>,
+}
+
+/// The network and its settings (see `SpanNerConfig` for the span model's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Hugging Face BERT directory whose weights initialise the encoder.
+    #[serde(default = "default_encoder")]
+    pub encoder: PathBuf,
+    /// A table-2 baseline (`bert_crf`, `bert_bilstm_crf`, `bert_cnn_crf`) instead of the
+    /// paper's model.
+    #[serde(default)]
+    pub baseline: Option<BaselineKind>,
+    /// Table 5 "W/O GCN" when false.
+    #[serde(default = "yes")]
+    pub gcn: bool,
+    #[serde(default = "yes")]
+    pub coattention: bool,
+    /// Table 5 "W/O MT" when false (a BIO tagging head).
+    #[serde(default = "yes")]
+    pub multitask: bool,
+    #[serde(default = "default_max_span")]
+    pub max_span_len: usize,
+    #[serde(default)]
+    pub pooling: Pooling,
+    /// `flat` (overlaps resolved by score) or `nested`.
+    #[serde(default)]
+    pub overlap: Overlap,
+    #[serde(default = "default_dropout")]
+    pub dropout: f64,
+    #[serde(default = "default_window")]
+    pub max_subwords: usize,
+    #[serde(default)]
+    pub device: DeviceChoice,
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl ModelConfig {
+    /// The span model's settings for these entity types.
+    pub fn span_config(&self, labels: Vec<String>) -> SpanNerConfig {
+        SpanNerConfig {
+            labels,
+            max_span_len: self.max_span_len,
+            pooling: self.pooling,
+            overlap: self.overlap,
+            multi_label_threshold: None,
+            gcn: self.gcn,
+            coattention: self.coattention,
+            multitask: self.multitask,
+            dropout: self.dropout,
+            max_subwords: self.max_subwords,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimConfig {
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Sentences per batch (one optimiser step).
+    #[serde(default = "default_batch")]
+    pub batch_sentences: usize,
+    /// AdamW learning rate of the encoder's weights.
+    #[serde(default = "default_encoder_lr")]
+    pub encoder_lr: f64,
+    /// AdamW learning rate of everything above the encoder.
+    #[serde(default = "default_head_lr")]
+    pub head_lr: f64,
+    #[serde(default = "default_weight_decay")]
+    pub weight_decay: f64,
+    /// Share of all steps spent warming the learning rates up linearly from 0; they then
+    /// decay linearly to 0 at the last step.
+    #[serde(default = "default_warmup")]
+    pub warmup: f64,
+    /// Gradients are clipped to this global L2 norm.
+    #[serde(default = "default_clip")]
+    pub clip: f64,
+    /// Stop after this many epochs without a better dev F1.
+    #[serde(default = "default_patience")]
+    pub patience: usize,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// libtorch intra-op threads (all cores when absent).
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Model directory: the best checkpoint, `metrics.jsonl`, `curves.svg`, `test.json`.
+    pub dir: PathBuf,
+}
+
+impl TrainConfig {
+    /// Reads a pipeline file, with `overrides` (`section.key=value`, the value in TOML
+    /// syntax, a bare word taken as a string) applied on top; unknown keys are errors that
+    /// name the key.
+    pub fn from_file(path: &Path, overrides: &[String]) -> Result<TrainConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut doc: toml::Table =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for o in overrides {
+            let (key, value) = o
+                .split_once('=')
+                .ok_or_else(|| format!("override {o:?}: expected section.key=value"))?;
+            let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.trim().to_owned()));
+            let parts: Vec<&str> = key.trim().split('.').collect();
+            let (last, sections) = parts.split_last().expect("split gives one part");
+            let mut table = &mut doc;
+            for s in sections {
+                table = table
+                    .entry(s.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| format!("override {o:?}: {s} is not a section"))?;
+            }
+            table.insert(last.to_string(), value);
+        }
+        TrainConfig::deserialize(doc).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+fn default_encoder() -> PathBuf {
+    PathBuf::from(DEFAULT_ENCODER_DIR)
+}
+fn yes() -> bool {
+    true
+}
+fn default_max_span() -> usize {
+    10
+}
+fn default_dropout() -> f64 {
+    0.1
+}
+fn default_window() -> usize {
+    512
+}
+fn default_epochs() -> usize {
+    3
+}
+fn default_batch() -> usize {
+    16
+}
+fn default_encoder_lr() -> f64 {
+    5e-5
+}
+fn default_head_lr() -> f64 {
+    1e-3
+}
+fn default_weight_decay() -> f64 {
+    0.01
+}
+fn default_warmup() -> f64 {
+    0.1
+}
+fn default_clip() -> f64 {
+    1.0
+}
+fn default_patience() -> usize {
+    2
+}
+fn default_seed() -> u64 {
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_unknown_keys() {
+        let c: TrainConfig =
+            toml::from_str("[data]\ntrain = \"a\"\ndev = \"b\"\n[output]\ndir = \"m\"\n").unwrap();
+        assert_eq!(c.optim.epochs, 3);
+        assert!(c.model.gcn && c.model.multitask && c.model.baseline.is_none());
+        let err = toml::from_str::<TrainConfig>(
+            "[data]\ntrain = \"a\"\ndev = \"b\"\n[optim]\nepoch = 3\n[output]\ndir = \"m\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("epoch"), "{err}");
+        let c: TrainConfig = toml::from_str(
+            "[data]\ntrain = \"a\"\ndev = \"b\"\n[model]\nbaseline = \"bert_crf\"\n[output]\ndir = \"m\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.model.baseline, Some(BaselineKind::BertCrf));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "[data]\ntrain = \"a\"\ndev = \"b\"\n[output]\ndir = \"m\"\n",
+        )
+        .unwrap();
+        let sets = [
+            "model.gcn=false".to_string(),
+            "output.dir=models/x".into(),
+            "data.augmented=[\"d\"]".into(),
+            "optim.encoder_lr=3e-5".into(),
+        ];
+        let c = TrainConfig::from_file(&path, &sets).unwrap();
+        assert!(!c.model.gcn);
+        assert_eq!(c.output.dir, PathBuf::from("models/x"));
+        assert_eq!(c.data.augmented, vec![PathBuf::from("d")]);
+        assert_eq!(c.optim.encoder_lr, 3e-5);
+        let err = TrainConfig::from_file(&path, &["model.gnc=false".into()]).unwrap_err();
+        assert!(err.contains("gnc"), "{err}");
+    }
+}
