@@ -26,7 +26,7 @@ prepare() {
   local c="$1"
   for s in train dev test; do
     if [ ! -f "data/corpora/$c/$s/sentences.parquet" ] \
-       || ! .venv/bin/python -c "import pyarrow.parquet as pq,sys; sys.exit(0 if pq.read_schema('data/corpora/$c/$s/sentences.parquet').metadata.get(b'bioner.graph') else 1)"; then
+       || ! .venv/bin/python -c "import pyarrow.parquet as pq,sys; sys.exit(0 if (pq.read_metadata('data/corpora/$c/$s/sentences.parquet').metadata or {}).get(b'bioner.graph') else 1)"; then
       [ -f "data/corpora/$c/$s/documents.parquet" ] || "$BIN" import "$c" --data-dir "$DATA"
       "$BIN" parse "data/corpora/$c/$s"
     fi

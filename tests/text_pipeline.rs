@@ -12,67 +12,10 @@ fn bioner(args: &[&str]) -> String {
     text
 }
 
-/// A small CoNLL-U treebank: "The NOUN VERB the NOUN in the NOUN ." sentences.
-fn treebank() -> String {
-    let nouns = [
-        "drug",
-        "delirium",
-        "patient",
-        "famotidine",
-        "lithium",
-        "toxicity",
-        "rat",
-        "cell",
-    ];
-    let verbs = ["induced", "caused", "reduced", "increased"];
-    let mut out = String::new();
-    let mut k = 0;
-    for (i, a) in nouns.iter().enumerate() {
-        for v in verbs {
-            let b = nouns[(i + 3) % nouns.len()];
-            let c = nouns[(i + 5) % nouns.len()];
-            let rows = [
-                ("The", "DT", 2, "det"),
-                (a, "NN", 3, "nsubj"),
-                (v, "VBD", 0, "root"),
-                ("the", "DT", 5, "det"),
-                (b, "NN", 3, "dobj"),
-                ("in", "IN", 3, "prep"),
-                ("the", "DT", 8, "det"),
-                (c, "NNS", 6, "pobj"),
-                (".", ".", 3, "punct"),
-            ];
-            out.push_str(&format!("# sent_id = {k}\n"));
-            for (j, (f, t, h, l)) in rows.iter().enumerate() {
-                let upos = if *t == "." { "PUNCT" } else { "X" };
-                out.push_str(&format!(
-                    "{}\t{f}\t_\t{upos}\t{t}\t_\t{h}\t{l}\t_\t_\n",
-                    j + 1
-                ));
-            }
-            out.push('\n');
-            k += 1;
-        }
-    }
-    out
-}
-
 #[test]
 fn parse_writes_trees_that_pyarrow_reads_back() {
     let tmp = tempfile::tempdir().unwrap();
-    let tb = tmp.path().join("mini.conllu");
-    std::fs::write(&tb, treebank()).unwrap();
-    let model = tmp.path().join("mini.bnrdep");
-    bioner(&[
-        "parser",
-        "train",
-        "--train",
-        tb.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-        "--epochs",
-        "5",
-    ]);
+    let model = common::mini_parser(tmp.path());
 
     let data = tmp.path().join("data");
     common::bc5cdr_fixture(&data);

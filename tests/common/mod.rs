@@ -133,3 +133,67 @@ pub fn bc5cdr_fixture(data: &std::path::Path) {
         std::fs::copy(&fixture, pt.join(format!("{f}.PubTator.txt"))).unwrap();
     }
 }
+
+/// A small CoNLL-U treebank: "The NOUN VERB the NOUN in the NOUN ." sentences.
+pub fn mini_treebank() -> String {
+    let nouns = [
+        "drug",
+        "delirium",
+        "patient",
+        "famotidine",
+        "lithium",
+        "toxicity",
+        "rat",
+        "cell",
+    ];
+    let verbs = ["induced", "caused", "reduced", "increased"];
+    let mut out = String::new();
+    let mut k = 0;
+    for (i, a) in nouns.iter().enumerate() {
+        for v in verbs {
+            let b = nouns[(i + 3) % nouns.len()];
+            let c = nouns[(i + 5) % nouns.len()];
+            let rows = [
+                ("The", "DT", 2, "det"),
+                (a, "NN", 3, "nsubj"),
+                (v, "VBD", 0, "root"),
+                ("the", "DT", 5, "det"),
+                (b, "NN", 3, "dobj"),
+                ("in", "IN", 3, "prep"),
+                ("the", "DT", 8, "det"),
+                (c, "NNS", 6, "pobj"),
+                (".", ".", 3, "punct"),
+            ];
+            out.push_str(&format!("# sent_id = {k}\n"));
+            for (j, (f, t, h, l)) in rows.iter().enumerate() {
+                let upos = if *t == "." { "PUNCT" } else { "X" };
+                out.push_str(&format!(
+                    "{}\t{f}\t_\t{upos}\t{t}\t_\t{h}\t{l}\t_\t_\n",
+                    j + 1
+                ));
+            }
+            out.push('\n');
+            k += 1;
+        }
+    }
+    out
+}
+
+/// Trains a parser on [`mini_treebank`] into `dir/mini.bnrdep` (a few seconds).
+pub fn mini_parser(dir: &std::path::Path) -> PathBuf {
+    let tb = dir.join("mini.conllu");
+    std::fs::write(&tb, mini_treebank()).unwrap();
+    let model = dir.join("mini.bnrdep");
+    let (ok, text) = bioner(&[
+        "parser",
+        "train",
+        "--train",
+        tb.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--epochs",
+        "5",
+    ]);
+    assert!(ok, "parser train failed: {text}");
+    model
+}

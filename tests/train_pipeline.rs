@@ -1,0 +1,182 @@
+//! The training stage through the binary on a fixture corpus: import, parse, augment (with a
+//! fixture WordNet), `bioner train` from a pipeline file with the real encoder, then
+//! `bioner eval --model --split`; the shards are read back by pyarrow.
+
+mod common;
+
+use serde_json::Value;
+
+fn bioner(args: &[&str]) -> String {
+    let (ok, text) = common::bioner(args);
+    assert!(ok, "bioner {args:?} failed: {text}");
+    text
+}
+
+#[test]
+fn augment_train_and_evaluate_from_a_pipeline_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let parser = common::mini_parser(root);
+    let data = root.join("data");
+    common::bc5cdr_fixture(&data);
+    let corpora = root.join("corpora");
+    bioner(&[
+        "import",
+        "bc5cdr",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        corpora.to_str().unwrap(),
+    ]);
+    let split = |s: &str| corpora.join("bc5cdr").join(s);
+    for s in ["train", "dev", "test"] {
+        bioner(&[
+            "parse",
+            split(s).to_str().unwrap(),
+            "--model",
+            parser.to_str().unwrap(),
+        ]);
+    }
+
+    // A WordNet with one synset, in the database format.
+    let wordnet = root.join("wordnet");
+    std::fs::create_dir_all(&wordnet).unwrap();
+    for pos in ["noun", "verb", "adj", "adv"] {
+        std::fs::write(wordnet.join(format!("data.{pos}")), "  1 license\n").unwrap();
+    }
+    std::fs::write(
+        wordnet.join("data.noun"),
+        "00001 26 n 02 delirium 0 mental_confusion 0 000 | x\n",
+    )
+    .unwrap();
+    let shards = root.join("augmented");
+    let printed = bioner(&[
+        "augment",
+        "--corpus",
+        split("train").to_str().unwrap(),
+        "--out",
+        shards.to_str().unwrap(),
+        "--p",
+        "1.0",
+        "--parser",
+        parser.to_str().unwrap(),
+        "--wordnet",
+        wordnet.to_str().unwrap(),
+    ]);
+    assert!(printed.contains("sr "), "{printed}");
+    let checked = common::run_python(
+        r#"
+import json, sys
+import pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1]).to_pylist()
+md = pq.ParquetFile(sys.argv[1]).metadata.metadata
+print(json.dumps({
+  "rows": len(t), "methods": sorted({r["method"] for r in t}),
+  "aligned": all(len(r["tags"] or r["tokens"]) == len(r["tokens"]) == len(r["heads"]) for r in t),
+  "sr": [" ".join(r["tokens"]) for r in t if r["method"] == "sr"],
+  "p": md[b"bioner.p"].decode()}))
+"#,
+        &[shards.join("part-00000.parquet").to_str().unwrap()],
+    );
+    let v: Value = serde_json::from_str(&checked).unwrap();
+    assert_eq!(v["methods"], serde_json::json!(["lwtr", "mr", "sis", "sr"]));
+    assert_eq!(v["aligned"], true);
+    assert_eq!(v["p"], "1");
+    assert!(
+        v["sr"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("mental confusion")),
+        "{v}"
+    );
+
+    let encoder = common::project_root().join("models/all-MiniLM-L6-v2");
+    let out = root.join("model");
+    let pipeline = root.join("train.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+[data]
+train = "{train}"
+dev = "{train}"
+test = "{test}"
+augmented = ["{shards}"]
+exclude_dev_documents = false
+
+[model]
+encoder = "{encoder}"
+
+[optim]
+epochs = 4
+batch_sentences = 8
+encoder_lr = 1e-4
+head_lr = 3e-3
+warmup = 0.0
+patience = 4
+threads = 2
+
+[output]
+dir = "{out}"
+"#,
+            train = split("train").display(),
+            test = split("test").display(),
+            shards = shards.display(),
+            encoder = encoder.display(),
+            out = out.display()
+        ),
+    )
+    .unwrap();
+    let printed = bioner(&["train", pipeline.to_str().unwrap()]);
+    assert!(printed.contains("test split, best checkpoint"), "{printed}");
+    let metrics: Vec<Value> = std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(metrics.len(), 4);
+    let loss = |i: usize| metrics[i]["train_loss"].as_f64().unwrap();
+    assert!(loss(3) < loss(0), "training loss falls: {metrics:?}");
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("bioner.json")).unwrap()).unwrap();
+    assert_eq!(
+        saved["model"]["labels"],
+        serde_json::json!(["Chemical", "Disease"])
+    );
+    assert!(saved["parser"].as_str().unwrap().contains("mini.bnrdep"));
+    let hashes = saved["training"]["data_sha256"].as_object().unwrap();
+    assert!(hashes.keys().any(|k| k.ends_with("part-00000.parquet")));
+    assert!(hashes.values().all(|h| h.as_str().unwrap().len() == 64));
+    assert!(
+        std::fs::read_to_string(out.join("curves.svg"))
+            .unwrap()
+            .contains("<polyline")
+    );
+    let test: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("test.json")).unwrap()).unwrap();
+
+    // `bioner eval` on the same split agrees with the training run's test report.
+    let printed = bioner(&[
+        "eval",
+        "--model",
+        out.to_str().unwrap(),
+        "--split",
+        split("test").to_str().unwrap(),
+        "--json",
+    ]);
+    let again: Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(again["micro"], test["micro"]);
+    assert_eq!(again["micro"]["support"], 8, "{again}");
+
+    // Bad settings are errors that say what is wrong.
+    let (ok, text) = common::bioner(&[
+        "train",
+        pipeline.to_str().unwrap(),
+        "--set",
+        "optim.epoch=2",
+    ]);
+    assert!(!ok && text.contains("epoch"), "{text}");
+    let (ok, text) = common::bioner(&["eval", "--model", out.to_str().unwrap()]);
+    assert!(!ok && text.contains("--split"), "{text}");
+}
