@@ -97,6 +97,9 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// With --model: also write the predictions as a mentions table (Parquet).
+        #[arg(long, requires = "model")]
+        write_mentions: Option<PathBuf>,
     },
     /// Train the NER model (or a baseline) from a pipeline file: training split plus
     /// augmented shards, dev evaluation per epoch, early stopping, best checkpoint.
@@ -199,8 +202,9 @@ fn main() -> Result<()> {
             split: Some(split),
             device,
             json,
+            write_mentions,
             ..
-        } => commands::train::eval_model(&model, &split, device, json),
+        } => commands::train::eval_model(&model, &split, device, json, write_mentions.as_deref()),
         Command::Eval {
             gold: Some(gold),
             pred: Some(pred),

@@ -169,6 +169,29 @@ dir = "{out}"
     assert_eq!(again["micro"], test["micro"]);
     assert_eq!(again["micro"]["support"], 8, "{again}");
 
+    // Predictions as a mentions table, scored against the gold mentions by character offsets:
+    // the same numbers.
+    let predicted = root.join("predicted.parquet");
+    bioner(&[
+        "eval",
+        "--model",
+        out.to_str().unwrap(),
+        "--split",
+        split("test").to_str().unwrap(),
+        "--write-mentions",
+        predicted.to_str().unwrap(),
+    ]);
+    let printed = bioner(&[
+        "eval",
+        "--gold",
+        split("test").join("mentions.parquet").to_str().unwrap(),
+        "--pred",
+        predicted.to_str().unwrap(),
+        "--json",
+    ]);
+    let by_offsets: Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(by_offsets["micro"], test["micro"]);
+
     // Bad settings are errors that say what is wrong.
     let (ok, text) = common::bioner(&[
         "train",

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use bioner::model::{DeviceChoice, NerModel};
-use bioner::train::{TrainConfig, evaluate, read_split, train};
+use bioner::train::{TrainConfig, evaluate, predicted_mentions, read_split, train};
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -44,11 +44,32 @@ pub fn run(a: TrainArgs) -> Result<()> {
 
 /// Scores a saved model on a corpus split (sentences.parquet with tokens and trees,
 /// mentions.parquet): the per-type and micro P/R/F1 table.
-pub fn eval_model(model_dir: &Path, split: &Path, device: DeviceChoice, json: bool) -> Result<()> {
+/// With `write_mentions`, the predictions are also written as a mentions table.
+pub fn eval_model(
+    model_dir: &Path,
+    split: &Path,
+    device: DeviceChoice,
+    json: bool,
+    write_mentions: Option<&Path>,
+) -> Result<()> {
     let started = std::time::Instant::now();
     let loaded = NerModel::load(model_dir, device.resolve()?)?;
     let sentences = read_split(split, None)?;
-    let report = evaluate(&loaded.model, &loaded.tokenizer, &sentences, 64)?;
+    let (report, predictions) = evaluate(&loaded.model, &loaded.tokenizer, &sentences, 64)?;
+    if let Some(path) = write_mentions {
+        let mentions =
+            predicted_mentions(split, &sentences, &predictions, &loaded.model.config.labels)?;
+        bioner::corpus::write_mentions(
+            &mentions,
+            path,
+            &[("model", model_dir.display().to_string())],
+        )?;
+        eprintln!(
+            "{} predicted mentions written to {}",
+            mentions.len(),
+            path.display()
+        );
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {

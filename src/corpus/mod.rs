@@ -27,7 +27,9 @@ pub use model::{
     CharIndex, Corpus, Document, Mention, Problem, Section, Sentence, Token, Tree, TypeCounts,
 };
 pub use pubtator::read_pubtator;
-pub use table::{read_documents, read_mentions, read_sentences, write_corpus, write_sentences};
+pub use table::{
+    read_documents, read_mentions, read_sentences, write_corpus, write_mentions, write_sentences,
+};
 
 /// Test helper: writes `content` to a temporary file named `name` and reads it with `read`.
 #[cfg(test)]

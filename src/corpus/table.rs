@@ -199,6 +199,17 @@ fn mentions_batch(mentions: &[Mention]) -> Result<RecordBatch, arrow::error::Arr
     RecordBatch::try_new(mentions_schema(), cols)
 }
 
+/// Writes a mentions table to `path` (e.g. predictions, to score with `bioner eval --gold
+/// --pred` or read with DuckDB).
+pub fn write_mentions(
+    mentions: &[Mention],
+    path: &Path,
+    metadata: &[(&str, String)],
+) -> Result<(), CorpusError> {
+    let batch = mentions_batch(mentions).map_err(|e| write_err(path, e))?;
+    write_parquet(path, &batch, metadata)
+}
+
 /// Writes only `sentences.parquet` into `dir` (e.g. after parsing), as [`write_corpus`] does.
 pub fn write_sentences(
     sentences: &[Sentence],

@@ -19,10 +19,13 @@ use tch::nn::{self, OptimizerConfig};
 use tokenizers::Tokenizer;
 
 use crate::augment::{Rng, read_shards};
-use crate::corpus::{CorpusError, LabelledSentence, read_labelled};
+use crate::corpus::{
+    CharIndex, CorpusError, LabelledSentence, Location, Mention, Sentence, read_documents,
+    read_labelled, read_sentences,
+};
 use crate::encoder::{BertEncoder, HfModelDir, ModelDirError, SubwordError};
 use crate::eval::{Report, Scorer, TypedSpan};
-use crate::model::{DeviceError, ModelError, NerModel, Prepared};
+use crate::model::{DeviceError, ModelError, NerModel, Prepared, SpanPrediction};
 use crate::parse::chain_tree;
 
 pub use config::{DataConfig, ModelConfig, OptimConfig, OutputConfig, TrainConfig};
@@ -161,13 +164,14 @@ pub fn prepare(
     Ok((examples, dropped))
 }
 
-/// Scores `model` on labelled sentences with the strict span scorer (per type and micro).
+/// Scores `model` on labelled sentences with the strict span scorer (per type and micro);
+/// returns the report and the predictions.
 pub fn evaluate(
     model: &NerModel,
     tokenizer: &Tokenizer,
     sentences: &[LabelledSentence],
     batch_sentences: usize,
-) -> Result<Report, TrainError> {
+) -> Result<(Report, Vec<Vec<SpanPrediction>>), TrainError> {
     let (examples, _) = prepare(model, tokenizer, sentences)?;
     let predictions = predict_all(model, &examples, batch_sentences);
     let mut scorer = Scorer::new();
@@ -187,7 +191,61 @@ pub fn evaluate(
             }),
         );
     }
-    Ok(scorer.report())
+    Ok((scorer.report(), predictions))
+}
+
+/// Predictions on a corpus split as mentions with character and byte offsets into the
+/// section texts (the mentions table): token spans mapped through the sentences table's token
+/// offsets and the documents table's texts.
+pub fn predicted_mentions(
+    split: &Path,
+    sentences: &[LabelledSentence],
+    predictions: &[Vec<SpanPrediction>],
+    labels: &[String],
+) -> Result<Vec<Mention>, TrainError> {
+    let tokens: std::collections::HashMap<String, Sentence> =
+        read_sentences(&split.join("sentences.parquet"))?
+            .into_iter()
+            .map(|s| (format!("{}/{}/{}", s.doc_id, s.section, s.index), s))
+            .collect();
+    let documents = read_documents(&split.join("documents.parquet"))?;
+    let texts: std::collections::HashMap<(&str, u32), CharIndex> = documents
+        .iter()
+        .flat_map(|d| {
+            d.sections
+                .iter()
+                .enumerate()
+                .map(move |(i, s)| ((d.id.as_str(), i as u32), CharIndex::new(&s.text)))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (s, preds) in sentences.iter().zip(predictions) {
+        let sent = tokens.get(&s.id).ok_or_else(|| {
+            TrainError::Data(format!("sentence {} is not in {}", s.id, split.display()))
+        })?;
+        let text = texts
+            .get(&(sent.doc_id.as_str(), sent.section))
+            .ok_or_else(|| {
+                TrainError::Data(format!(
+                    "document {} section {} is not in {}",
+                    sent.doc_id,
+                    sent.section,
+                    split.display()
+                ))
+            })?;
+        for p in preds {
+            let (cs, ce) = (
+                sent.tokens[p.start].char_start as usize,
+                sent.tokens[p.end - 1].char_end as usize,
+            );
+            out.push(
+                text.mention(&sent.doc_id, sent.section, cs, ce, &labels[p.label], || {
+                    Location::file(split.join("sentences.parquet")).record(s.id.clone())
+                })?,
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// Predictions for every example, in order; batches are built from length-sorted sentences
@@ -196,7 +254,7 @@ pub fn predict_all(
     model: &NerModel,
     examples: &[Example],
     batch_sentences: usize,
-) -> Vec<Vec<crate::model::SpanPrediction>> {
+) -> Vec<Vec<SpanPrediction>> {
     let mut order: Vec<usize> = (0..examples.len()).collect();
     order.sort_by_key(|&i| examples[i].prepared.words());
     let mut out = vec![Vec::new(); examples.len()];
@@ -447,7 +505,7 @@ pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, 
             bar.finish_and_clear();
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
-        let dev = evaluate(&model, &tokenizer, &dev_set, 64)?;
+        let (dev, _) = evaluate(&model, &tokenizer, &dev_set, 64)?;
         let f1 = dev.micro.f1();
         let improved = best.is_none_or(|(b, _)| f1 > b);
         let record = EpochRecord {
@@ -519,7 +577,7 @@ pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, 
         Some(test_dir) => {
             let loaded = NerModel::load(out_dir, device)?;
             let test_set = read_split(test_dir, None)?;
-            let report = evaluate(&loaded.model, &loaded.tokenizer, &test_set, 64)?;
+            let (report, _) = evaluate(&loaded.model, &loaded.tokenizer, &test_set, 64)?;
             let path = out_dir.join("test.json");
             std::fs::write(
                 &path,
