@@ -6,11 +6,7 @@ mod common;
 
 use serde_json::Value;
 
-fn bioner(args: &[&str]) -> String {
-    let (ok, text) = common::bioner(args);
-    assert!(ok, "bioner {args:?} failed: {text}");
-    text
-}
+use common::bioner_ok as bioner;
 
 #[test]
 fn parse_writes_trees_that_pyarrow_reads_back() {

@@ -6,11 +6,7 @@ mod common;
 
 use serde_json::Value;
 
-fn bioner(args: &[&str]) -> String {
-    let (ok, text) = common::bioner(args);
-    assert!(ok, "bioner {args:?} failed: {text}");
-    text
-}
+use common::bioner_ok as bioner;
 
 #[test]
 fn augment_train_and_evaluate_from_a_pipeline_file() {

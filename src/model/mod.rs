@@ -179,18 +179,14 @@ impl SpanNer {
         self.encoder.config()
     }
 
-    /// Subwords and tree of one sentence of words.
+    /// Subwords and tree of one sentence of words (see [`Prepared::new`]).
     pub fn prepare(
         &self,
         tokenizer: &Tokenizer,
         words: &[&str],
         heads: Vec<u32>,
     ) -> Result<Prepared, SubwordError> {
-        assert_eq!(words.len(), heads.len(), "one head per word");
-        Ok(Prepared {
-            windows: windows(tokenizer, words, self.config.max_subwords)?,
-            heads,
-        })
+        Prepared::new(tokenizer, words, heads, self.config.max_subwords)
     }
 
     /// Label states h_e: each entity type's name encoded by the same encoder and mean-pooled

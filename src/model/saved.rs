@@ -10,7 +10,7 @@ use tokenizers::Tokenizer;
 use super::baseline::{Baseline, BaselineKind};
 use super::decode::SpanPrediction;
 use super::{MODEL_DIR_VERSION, ModelError, Prepared, SavedModel, SpanNer, SpanNerConfig};
-use crate::encoder::{BertEncoder, HfModelDir, SubwordError, windows};
+use crate::encoder::{BertEncoder, HfModelDir, SubwordError};
 
 /// The network: the paper's span model, or a BIO+CRF baseline.
 #[derive(Debug)]
@@ -68,18 +68,14 @@ impl NerModel {
         }
     }
 
-    /// Subword windows and tree of one sentence of words (`heads` 1-based, 0 = root).
+    /// Subword windows and tree of one sentence of words (see [`Prepared::new`]).
     pub fn prepare(
         &self,
         tokenizer: &Tokenizer,
         words: &[&str],
         heads: Vec<u32>,
     ) -> Result<Prepared, SubwordError> {
-        assert_eq!(words.len(), heads.len(), "one head per word");
-        Ok(Prepared {
-            windows: windows(tokenizer, words, self.config.max_subwords)?,
-            heads,
-        })
+        Prepared::new(tokenizer, words, heads, self.config.max_subwords)
     }
 
     /// Mean training loss over a batch (`gold`: per sentence, spans `[start, end)` with label

@@ -124,6 +124,13 @@ pub fn bioner(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Runs the `bioner` binary and returns its output; panics with the output if it fails.
+pub fn bioner_ok(args: &[&str]) -> String {
+    let (ok, text) = bioner(args);
+    assert!(ok, "bioner {args:?} failed: {text}");
+    text
+}
+
 /// Lays out `data` like ../shared/data with the PubTator fixture as BC5CDR's three splits.
 pub fn bc5cdr_fixture(data: &std::path::Path) {
     let pt = data.join("bc5cdr/pubtator");
