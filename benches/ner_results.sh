@@ -6,6 +6,7 @@
 #
 #   benches/ner_results.sh bc5cdr bertcrf noda full          # rows, in order
 #   SEEDS="1 2 3" benches/ner_results.sh bc5cdr full
+#   PER_METHOD=1134 benches/ner_results.sh bc5cdr full   # at most N augmented rows per method
 #
 # Rows: full (all four augmentations, GCN, co-attention, boundary + span heads), noda (W/O DA),
 # nogcn (W/O GCN), nomt (W/O MT: a BIO head), nocoatt, bertcrf / bertbilstmcrf / bertcnncrf
@@ -50,14 +51,19 @@ for row in "$@"; do
     mr|lwtr|sis|sr) sets=(--set "data.augmented_methods=[\"$row\"]") ;;
     *) echo "unknown row $row" >&2; exit 2 ;;
   esac
+  name="$row"
+  if [ -n "${PER_METHOD:-}" ]; then
+    sets+=(--set "data.augmented_per_method=$PER_METHOD")
+    name="$row-pm$PER_METHOD"
+  fi
   for seed in $SEEDS; do
-    out="models/results/$corpus-$row-s$seed"
+    out="models/results/$corpus-$name-s$seed"
     cmd=("$BIN" train "pipelines/train-$corpus.toml" "${sets[@]}" --set "optim.seed=$seed" --set "output.dir=\"$out\"")
-    echo "== $corpus $row seed $seed: ${cmd[*]}"
+    echo "== $corpus $name seed $seed: ${cmd[*]}"
     start=$(date +%s)
     "${cmd[@]}" | tee "$out.log"
     secs=$(( $(date +%s) - start ))
-    .venv/bin/python - "$corpus" "$row" "$seed" "$secs" "$out" "${cmd[*]}" >> models/results/runs.jsonl <<'PY'
+    .venv/bin/python - "$corpus" "$name" "$seed" "$secs" "$out" "${cmd[*]}" >> models/results/runs.jsonl <<'PY'
 import json, sys
 corpus, row, seed, secs, out, cmd = sys.argv[1:]
 test = json.load(open(f"{out}/test.json"))
