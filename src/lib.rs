@@ -10,12 +10,16 @@
 //! named after what it holds.
 
 pub mod augment;
+pub mod config;
 pub mod corpus;
 pub mod encoder;
 pub mod eval;
 pub mod kafka;
 pub mod model;
 pub mod parse;
+pub mod pipeline;
+pub mod sink;
+pub mod source;
 pub mod text;
 pub mod train;
 mod xml;

@@ -104,6 +104,9 @@ enum Command {
     /// Train the NER model (or a baseline) from a pipeline file: training split plus
     /// augmented shards, dev evaluation per epoch, early stopping, best checkpoint.
     Train(commands::train::TrainArgs),
+    /// Run an inference pipeline: documents from PubMed XML, Parquet or Kafka, entity spans
+    /// to Parquet and/or Kafka, a summary at the end (pipelines/README.md).
+    Run(commands::run::RunArgs),
     /// Show what this installation has: libtorch and devices, librdkafka, the encoder.
     Info {
         /// Hugging Face model directory of the encoder.
@@ -223,6 +226,7 @@ fn main() -> Result<()> {
             anyhow::bail!("give either --model DIR --split DIR, or --gold FILE --pred FILE")
         }
         Command::Train(args) => commands::train::run(args),
+        Command::Run(args) => commands::run::run(args),
     }
 }
 

@@ -143,11 +143,19 @@ pub(crate) fn write_table(
     let mut w =
         ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| write_err(path, e))?;
     w.write(batch).map_err(|e| write_err(path, e))?;
-    w.close().map_err(|e| write_err(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|source| CorpusError::Io {
+    let file = w.into_inner().map_err(|e| write_err(path, e))?;
+    // Durable before it becomes visible: the data, then the rename, then the directory entry.
+    let io = |source| CorpusError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    file.sync_all().map_err(io)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(io)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
+    Ok(())
 }
 
 fn documents_batch(corpus: &Corpus) -> Result<RecordBatch, arrow::error::ArrowError> {

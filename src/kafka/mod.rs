@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use rdkafka::ClientConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Connection settings for a Kafka cluster, as written in a pipeline TOML file:
 ///
@@ -13,7 +13,7 @@ use serde::Deserialize;
 /// # Any librdkafka property passes through, e.g. SASL/SSL:
 /// properties = { "security.protocol" = "SASL_SSL", "sasl.mechanism" = "PLAIN" }
 /// ```
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSettings {
     /// Comma-separated bootstrap brokers (`host:port`).

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Throughput and peak memory on CPU, end to end: `bioner run` (a Parquet source, the default
+# model, a Parquet sink) against a Hugging Face transformers token-classification pipeline
+# (benches/hf_ner_pipeline.py: the same MiniLM encoder with a randomly initialised head, so
+# a speed/memory comparison only) on the same real PubMed abstracts (the PubTator samples in
+# ${BIONER_DATA_DIR:-../shared/data}/pubmed_sample/pubtator/).
+#
+#   benches/run_vs_transformers.sh [N_DOCS]          # default 1000 abstracts
+#   MODEL=models/x HF_BATCH1_DOCS=200 benches/run_vs_transformers.sh 1000
+#
+# bioner: one process under /usr/bin/time -v; abstracts/s = documents / wall seconds of the
+# whole process (model load included); the run summary's own documents/s is printed too.
+# transformers: one process per batch size (1, 8, 32) under /usr/bin/time -v, so each peak RSS
+# is that batch size's own; abstracts/s = documents / seconds of one timed pass after a
+# warm-up on 10 documents (model load not timed). HF_BATCH1_DOCS caps the batch-1 run.
+# Goals checked: bioner >= 2x the best peer abstracts/s, bioner peak RSS < 2 GB.
+# Scratch files go to out/bench-run/<timestamp>/ (git-ignored). Both sides use 2 threads.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+N_DOCS="${1:-1000}"
+MODEL="${MODEL:-models/ner-default}"
+ENCODER="${ENCODER:-models/all-MiniLM-L6-v2}"
+DATA="${BIONER_DATA_DIR:-../shared/data}"
+HF_BATCH1_DOCS="${HF_BATCH1_DOCS:-$N_DOCS}"
+HF_BATCHES="${HF_BATCHES:-1 8 32}"
+BIN=target/release/bioner
+PY=.venv/bin/python
+
+[[ -d "$MODEL" ]] || { echo "no model directory $MODEL (train one first, ops/demo.sh)" >&2; exit 1; }
+[[ -d "$ENCODER" ]] || { echo "no encoder directory $ENCODER" >&2; exit 1; }
+[[ -x "$BIN" ]] || { echo "no $BIN: cargo build --release" >&2; exit 1; }
+dpkg -s time > /dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time > /dev/null; }
+$PY -c "import transformers" 2> /dev/null \
+  || $PY -m pip install -q --disable-pip-version-check "transformers==4.57.1"
+
+scratch="out/bench-run/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$scratch"
+pubtator="$DATA/pubmed_sample/pubtator"
+$PY benches/hf_ner_pipeline.py prepare --out "$scratch/abstracts.parquet" --max-docs "$N_DOCS" \
+  "$pubtator/bioconcepts2pubtator_offsets.sample_2016.txt" \
+  "$pubtator/bioconcepts2pubtator_offsets.sample_2017.txt" > "$scratch/prepare.json"
+docs_in=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['documents'])" "$scratch/prepare.json")
+echo "== $docs_in abstracts -> $scratch/abstracts.parquet"
+
+cat > "$scratch/pipeline.toml" <<EOF
+# benches/run_vs_transformers.sh: the benchmark abstracts through $MODEL on CPU.
+[source]
+kind = "parquet"
+paths = ["$scratch/abstracts.parquet"]
+
+[model]
+dir = "$MODEL"
+parser = "models/parser/craft.bnrdep"
+device = "cpu"
+
+[sinks.parquet]
+dir = "$scratch/bioner-out"
+EOF
+
+# Peak RSS (KiB) and wall seconds from a /usr/bin/time -v report.
+rss_kib() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
+wall_s() {
+  awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0;
+    for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$1"
+}
+
+bioner_cmd=("$BIN" run "$scratch/pipeline.toml" --force --json --quiet)
+echo "== bioner: ${bioner_cmd[*]}"
+if ! /usr/bin/time -v -o "$scratch/bioner.time" "${bioner_cmd[@]}" \
+    > "$scratch/bioner.json" 2> "$scratch/bioner.stderr"; then
+  echo "bioner run failed; its stderr:" >&2
+  cat "$scratch/bioner.stderr" >&2
+  exit 1
+fi
+cat "$scratch/bioner.stderr"
+
+for b in $HF_BATCHES; do
+  max=()
+  [[ "$b" == 1 && "$HF_BATCH1_DOCS" != "$N_DOCS" ]] && max=(--max-docs "$HF_BATCH1_DOCS")
+  hf_cmd=("$PY" benches/hf_ner_pipeline.py bench --input "$scratch/abstracts.parquet"
+          --encoder "$ENCODER" --batch "$b" "${max[@]}")
+  echo "== transformers: ${hf_cmd[*]}"
+  /usr/bin/time -v -o "$scratch/hf-b$b.time" "${hf_cmd[@]}" \
+    > "$scratch/hf-b$b.json" 2> "$scratch/hf-b$b.stderr" \
+    || { echo "peer failed at batch $b:" >&2; cat "$scratch/hf-b$b.stderr" >&2; exit 1; }
+  cat "$scratch/hf-b$b.json"
+done
+
+# One table and the verdict.
+rss_args=("bioner=$(rss_kib "$scratch/bioner.time"),$(wall_s "$scratch/bioner.time")")
+for b in $HF_BATCHES; do
+  rss_args+=("b$b=$(rss_kib "$scratch/hf-b$b.time"),$(wall_s "$scratch/hf-b$b.time")")
+done
+$PY - "$scratch" "$HF_BATCHES" "${rss_args[@]}" <<'EOF'
+import json, sys
+scratch, batches, *procs = sys.argv[1:]
+proc = {k: tuple(map(float, v.split(","))) for k, v in (p.split("=", 1) for p in procs)}
+mib = lambda kib: kib / 1024
+s = json.load(open(f"{scratch}/bioner.json"))
+rss, wall = proc["bioner"]
+b_rate = s["documents"] / wall
+rows = [("bioner run", "auto", s["documents"], wall, b_rate, mib(rss), sum(s["entities"].values()))]
+peers = []
+for b in batches.split():
+    h = json.loads(open(f"{scratch}/hf-b{b}.json").read().strip().splitlines()[-1])
+    rss_h, wall_h = proc[f"b{b}"]
+    peers.append((h, rss_h, wall_h))
+    rows.append(("transformers pipeline*", str(b), h["documents"], h["seconds"], h["docs_per_s"],
+                 mib(rss_h), sum(h["entities"].values())))
+print("\n| system | batch | documents | wall s | abstracts/s | peak RSS MiB | entities found |")
+print("|---|---|---|---|---|---|---|")
+for r in rows:
+    print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.2f} | {r[5]:.0f} | {r[6]} |")
+best, best_rss, _ = max(peers, key=lambda p: p[0]["docs_per_s"])
+ratio = b_rate / best["docs_per_s"]
+h0 = peers[0][0]
+print(f"""
+bioner: wall s is the whole process (model load included), peak RSS from /usr/bin/time -v;
+  entities by type {s['entities']}; its own summary: {s['documents']} documents in
+  {s['seconds']:.1f} s = {s['documents'] / s['seconds']:.2f} documents/s, {s['sentences']} sentences,
+  {s['tokens']} tokens, {s['rejects']} rejects.
+* transformers: MiniLM encoder + RANDOMLY INITIALISED 5-label head (speed/memory comparison
+  only; its entity counts mean nothing). wall s = one timed pass after a 10-document warm-up,
+  model load not included (load took ~{h0['load_seconds']:.1f} s); peak RSS of each batch size's
+  own process (/usr/bin/time -v; ru_maxrss agrees: {', '.join(f"b{p[0]['batch']}={p[0]['ru_maxrss_kib'] / 1024:.0f}" for p in peers)} MiB).
+  Long texts: {h0['docs_over_512_subwords']} of {h0['documents']} documents exceed 512 subwords
+  (mean {h0['subwords_mean']:.0f}, max {h0['subwords_max']}); they go through the pipeline's
+  stride={h0['stride']} windows, not truncated. {h0['threads']} torch threads.""")
+for h, _, _ in peers:
+    if h["documents"] != s["documents"]:
+        print(f"  NOTE: batch {h['batch']} was capped to the first {h['documents']} documents.")
+print(f"""
+ratio bioner / best peer (batch {best['batch']}): {b_rate:.2f} / {best['docs_per_s']:.2f} = {ratio:.2f}x
+goal >= 2x peer abstracts/s: {'HOLDS' if ratio >= 2 else 'FAILS'}
+goal bioner peak RSS < 2 GB: {'HOLDS' if rss * 1024 < 2e9 else 'FAILS'} ({mib(rss):.0f} MiB = {rss * 1024 / 1e9:.2f} GB)""")
+EOF
+
+echo
+echo "command: $0 $*  (N_DOCS=$N_DOCS MODEL=$MODEL ENCODER=$ENCODER HF_BATCH1_DOCS=$HF_BATCH1_DOCS)"
+echo "versions: bioner $(git rev-parse --short HEAD)$([[ -z "$(git status --porcelain -- src Cargo.toml Cargo.lock)" ]] || echo ' + uncommitted changes in src/')," \
+  "$($PY -c 'import transformers, torch; print(f"transformers {transformers.__version__}, torch {torch.__version__}")')," \
+  "$(nproc) CPU cores; scratch $scratch"

@@ -1,0 +1,90 @@
+//! `bioner run PIPELINE.toml`: the inference pipeline, with its summary.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+
+use bioner::pipeline::{RunConfig, RunOptions, run as run_pipeline};
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Pipeline file (see pipelines/README.md), e.g. pipelines/demo.toml.
+    pub pipeline: PathBuf,
+    /// Override a setting of the pipeline file: `section.key=value` (TOML value syntax),
+    /// e.g. `--set model.device=cuda --set sinks.parquet.dir=out/x`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Redo inputs the manifest records as finished.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the summary as JSON on stdout (the human summary goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Sets `stop` on SIGTERM or SIGINT: the source stops reading, work in flight is written and
+/// committed, and the run exits normally.
+fn stop_on_signals(stop: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            eprintln!("stopping: finishing work in flight (signal again to abort)");
+            stop.store(true, Ordering::Relaxed);
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            std::process::exit(130);
+        });
+    });
+}
+
+pub fn run(a: RunArgs) -> Result<()> {
+    let config = RunConfig::from_file(&a.pipeline, &a.overrides).map_err(anyhow::Error::msg)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    stop_on_signals(stop.clone());
+    let options = RunOptions {
+        force: a.force,
+        progress: !a.quiet,
+        stop: Some(stop.clone()),
+    };
+    let summary = run_pipeline(&config, &options)
+        .with_context(|| format!("running {}", a.pipeline.display()))?;
+    if a.json {
+        eprint!("{summary}");
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{summary}");
+    }
+    if stop.load(Ordering::Relaxed) {
+        eprintln!("stopped early on a signal; the next run continues where this one stopped");
+    }
+    if !summary.failed_inputs.is_empty() {
+        anyhow::bail!(
+            "{} input(s) could not be read (listed above); they are not marked finished",
+            summary.failed_inputs.len()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! `pipelines/<name>.toml` for `bioner run`: where documents come from, which model reads
+//! them, and where entity spans go. Every struct denies unknown keys.
+//!
+//! ```toml
+//! [source]
+//! kind = "pubmed_xml"                 # or "parquet", "kafka"
+//! paths = ["/data/pubmed/updatefiles/*.xml.gz"]
+//!
+//! [model]
+//! dir = "models/ner-default"          # a model directory written by `bioner train`
+//! device = "auto"                     # auto, cpu, cuda, cuda:N
+//!
+//! [sinks.parquet]
+//! dir = "out/entities"
+//!
+//! [sinks.kafka]                       # optional
+//! topic = "bioner.entities"
+//!
+//! [kafka]                             # connection for a Kafka source or sink
+//! brokers = "127.0.0.1:9092"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::kafka::KafkaSettings;
+use crate::model::DeviceChoice;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub source: SourceConfig,
+    pub model: RunModelConfig,
+    #[serde(default)]
+    pub text: TextConfig,
+    pub sinks: SinksConfig,
+    /// Connection to the Kafka cluster of a Kafka source or sink.
+    #[serde(default)]
+    pub kafka: Option<KafkaSettings>,
+    #[serde(default)]
+    pub run: RunSettings,
+}
+
+/// Where documents come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// PubMed/MEDLINE XML files (`.xml` or `.xml.gz`; baseline, update and older
+    /// `MedlineCitationSet` files). `DeleteCitation` entries become deletion records.
+    PubmedXml {
+        /// Files, directories (every `*.xml`/`*.xml.gz` inside, sorted) or globs (`*`, `?` in
+        /// the file name), read in the order given.
+        paths: Vec<String>,
+    },
+    /// Parquet files with one document per row.
+    Parquet {
+        /// Files, directories (every `*.parquet` inside, sorted) or globs.
+        paths: Vec<String>,
+        /// Column of the document id (string or integer).
+        #[serde(default = "default_id_column")]
+        id_column: String,
+        /// Column of the title (string; may be null).
+        #[serde(default = "default_title_column")]
+        title_column: String,
+        /// Column of the abstract (string; may be null).
+        #[serde(default = "default_abstract_column")]
+        abstract_column: String,
+    },
+    /// A Kafka topic of JSON documents (`schemas/kafka_document.schema.json`), read in a
+    /// consumer group; offsets are committed once every sink has the results.
+    Kafka {
+        topic: String,
+        #[serde(default = "default_group")]
+        group_id: String,
+        /// Keep consuming after reaching the end of every partition (a service). When false
+        /// (the default) the run ends once it has caught up: a batch job.
+        #[serde(default)]
+        follow: bool,
+        /// Messages per output unit: a unit ends at offsets that are multiples of this (or at
+        /// the end of a partition), so file names stay the same when a unit is redone.
+        #[serde(default = "default_unit_messages")]
+        unit_messages: i64,
+    },
+}
+
+fn default_id_column() -> String {
+    "pmid".into()
+}
+fn default_title_column() -> String {
+    "title".into()
+}
+fn default_abstract_column() -> String {
+    "abstract".into()
+}
+fn default_group() -> String {
+    "bioner".into()
+}
+fn default_unit_messages() -> i64 {
+    10_000
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunModelConfig {
+    /// Model directory written by `bioner train`.
+    pub dir: PathBuf,
+    /// Parser model for the dependency trees the GCN reads (models without a GCN don't need
+    /// one).
+    #[serde(default = "default_parser")]
+    pub parser: PathBuf,
+    #[serde(default)]
+    pub device: DeviceChoice,
+    /// Subword tokens per batch, padding included: sentences are sorted by length and packed
+    /// until the longest one times the batch size reaches this.
+    #[serde(default = "default_token_budget")]
+    pub token_budget: usize,
+    /// At most this many sentences per batch.
+    #[serde(default = "default_max_batch")]
+    pub max_batch_sentences: usize,
+}
+
+fn default_parser() -> PathBuf {
+    PathBuf::from("models/parser/craft.bnrdep")
+}
+fn default_token_budget() -> usize {
+    4096
+}
+fn default_max_batch() -> usize {
+    64
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextConfig {
+    /// A document whose title and abstract together are longer than this many bytes is
+    /// rejected (written to the rejects table), not annotated.
+    #[serde(default = "default_max_text_bytes")]
+    pub max_text_bytes: usize,
+}
+
+fn default_max_text_bytes() -> usize {
+    100_000
+}
+
+impl Default for TextConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinksConfig {
+    pub parquet: Option<ParquetSinkConfig>,
+    pub kafka: Option<KafkaSinkConfig>,
+}
+
+/// Entity tables: `DIR/entities/`, `DIR/documents/` and `DIR/rejects/`, one file per input
+/// (or Kafka unit), and `DIR/_manifest.json`, the finished inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetSinkConfig {
+    pub dir: PathBuf,
+}
+
+/// One JSON message per document (`schemas/kafka_entities.schema.json`), keyed by its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSinkConfig {
+    pub topic: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// Threads for the CPU stages and the model (0 = every core).
+    #[serde(default)]
+    pub threads: usize,
+    /// Documents per chunk between stages (the unit of pipelining).
+    #[serde(default = "default_chunk")]
+    pub chunk_documents: usize,
+    /// Show a progress bar (when stderr is a terminal).
+    #[serde(default = "yes")]
+    pub progress: bool,
+    /// Manifest of finished input files (default: `_manifest.json` in the Parquet sink's
+    /// directory; needed for file sources without a Parquet sink).
+    #[serde(default)]
+    pub manifest: Option<PathBuf>,
+}
+
+fn default_chunk() -> usize {
+    256
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl RunConfig {
+    /// Reads a pipeline file with `--set` overrides and checks that it hangs together.
+    pub fn from_file(path: &Path, overrides: &[String]) -> Result<RunConfig, String> {
+        let c: RunConfig = crate::config::load_toml(path, overrides)?;
+        c.check().map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(c)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.sinks.parquet.is_none() && self.sinks.kafka.is_none() {
+            return Err("no sink: add [sinks.parquet] and/or [sinks.kafka]".into());
+        }
+        let kafka_used =
+            matches!(self.source, SourceConfig::Kafka { .. }) || self.sinks.kafka.is_some();
+        if kafka_used && self.kafka.is_none() {
+            return Err("a Kafka source or sink needs a [kafka] section with brokers".into());
+        }
+        if let SourceConfig::Kafka { unit_messages, .. } = &self.source {
+            if *unit_messages < 1 {
+                return Err("source.unit_messages must be at least 1".into());
+            }
+        }
+        if self.model.token_budget == 0 || self.model.max_batch_sentences == 0 {
+            return Err("model.token_budget and model.max_batch_sentences must be positive".into());
+        }
+        if self.run.chunk_documents == 0 {
+            return Err("run.chunk_documents must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RunConfig, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, text).unwrap();
+        RunConfig::from_file(&p, &[])
+    }
+
+    const BASE: &str = "[source]\nkind = \"pubmed_xml\"\npaths = [\"a.xml\"]\n\
+        [model]\ndir = \"m\"\n[sinks.parquet]\ndir = \"out\"\n";
+
+    #[test]
+    fn defaults_and_unknown_keys() {
+        let c = parse(BASE).unwrap();
+        assert_eq!(c.model.token_budget, 4096);
+        assert_eq!(c.text.max_text_bytes, 100_000);
+        let e = parse(&BASE.replace("paths", "path")).unwrap_err();
+        assert!(e.contains("unknown field `path`"), "{e}");
+        let e = parse(&format!("{BASE}[run]\nthreds = 2\n")).unwrap_err();
+        assert!(e.contains("unknown field `threds`"), "{e}");
+    }
+
+    #[test]
+    fn kafka_needs_a_connection_and_some_sink_is_needed() {
+        let e = parse(&format!("{BASE}[sinks.kafka]\ntopic = \"t\"\n")).unwrap_err();
+        assert!(e.contains("[kafka]"), "{e}");
+        let e = parse(&BASE.replace("[sinks.parquet]\ndir = \"out\"\n", "[sinks]\n")).unwrap_err();
+        assert!(e.contains("no sink"), "{e}");
+        let c = parse(
+            "[source]\nkind = \"kafka\"\ntopic = \"in\"\n[model]\ndir = \"m\"\n\
+             [sinks.kafka]\ntopic = \"out\"\n[kafka]\nbrokers = \"b:1\"\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            c.source,
+            SourceConfig::Kafka { follow: false, .. }
+        ));
+    }
+}

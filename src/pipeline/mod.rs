@@ -1,0 +1,512 @@
+//! The inference pipeline (`bioner run pipelines/<name>.toml`): a source reads documents
+//! (PubMed XML, Parquet, Kafka), the text stage splits, tokenizes and parses them on rayon,
+//! the model runs on its own thread over token-budget batches, and the sinks write entity
+//! spans (Parquet tables, Kafka messages). Stages are threads joined by bounded channels, so
+//! memory stays flat however large the input. Each unit of work (an input file, or a block of
+//! a Kafka partition) is committed to its source (manifest entry, consumer offset) only after
+//! every sink has made it durable.
+
+mod config;
+mod manifest;
+mod output;
+mod stages;
+mod summary;
+mod units;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+pub use config::{
+    KafkaSinkConfig, ParquetSinkConfig, RunConfig, RunModelConfig, RunSettings, SinksConfig,
+    SourceConfig, TextConfig,
+};
+pub use manifest::{Finished as FinishedInput, Manifest};
+pub use output::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, SECTIONS, UnitOutput};
+pub use stages::{Batching, batches};
+pub use summary::RunSummary;
+pub use units::{Chunk, Commit, FileStamp, RecordChunk, Unit};
+
+use crate::model::{DeviceError, ModelError, NerModel};
+use crate::parse::{DependencyModel, Grapher, ParserModelError};
+use crate::sink::kafka::KafkaSink;
+use crate::sink::parquet::ParquetSink;
+use crate::sink::{Sink, SinkError, Stamp};
+use crate::source::kafka::KafkaSource;
+use crate::source::parquet::{Columns, ParquetDocuments};
+use crate::source::pubmed::PubmedReader;
+use crate::source::{SourceRecord, TextLimits};
+use crate::text::{BioTokenizer, RuleSentenceSplitter};
+use stages::{Annotated, Finished, TextStage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{0}")]
+    Config(String),
+    #[error("model {path}: {source}")]
+    Model { path: PathBuf, source: ModelError },
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error("parser model: {0} (train one with `bioner parser train`)")]
+    Parser(#[from] ParserModelError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("source: {0}")]
+    Source(String),
+    #[error("commit: {0}")]
+    Commit(String),
+    #[error("stage {0} stopped unexpectedly")]
+    Stage(&'static str),
+}
+
+/// How `bioner run` was asked to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Redo inputs the manifest has as finished.
+    pub force: bool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Set to stop the source at the next record (SIGTERM): chunks in flight are finished
+    /// and their units committed; a unit cut short is neither written nor committed.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// `dir-name@sha256-prefix` of a model directory's weights: changes whenever the weights do.
+pub fn model_id(dir: &Path) -> Result<String, PipelineError> {
+    let weights = dir.join("model.safetensors");
+    let err = |e: std::io::Error| PipelineError::Model {
+        path: dir.to_path_buf(),
+        source: ModelError::Io {
+            path: weights.clone(),
+            source: e,
+        },
+    };
+    let mut f = std::fs::File::open(&weights).map_err(err)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(err)?;
+    let name = std::path::absolute(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "model".into());
+    Ok(format!("{name}@{}", &format!("{:x}", h.finalize())[..12]))
+}
+
+/// A run id: the UTC start time and the process id (`20261129T061500Z-4242`).
+pub fn new_run_id() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        std::process::id()
+    )
+}
+
+/// An input file to read, with its output name.
+struct FileInput {
+    path: PathBuf,
+    name: String,
+    stamp: FileStamp,
+}
+
+/// Runs the pipeline to the end of its input (or, for a following Kafka source, until
+/// stopped) and returns the summary.
+pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, PipelineError> {
+    let started = Instant::now();
+    if config.run.threads > 0 {
+        // The global pool may exist already (tests); then it keeps its size.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.run.threads)
+            .build_global();
+        tch::set_num_threads(config.run.threads as i32);
+    }
+    let device = config.model.device.resolve()?;
+    let model_err = |source| PipelineError::Model {
+        path: config.model.dir.clone(),
+        source,
+    };
+    let loaded = NerModel::load(&config.model.dir, device).map_err(model_err)?;
+    let stamp = Stamp {
+        model_id: model_id(&config.model.dir)?,
+        run_id: new_run_id(),
+    };
+    let needs_tree = loaded.model.baseline.is_none() && loaded.model.config.gcn;
+    let parser = if needs_tree {
+        Some(DependencyModel::load(&config.model.parser)?)
+    } else {
+        None
+    };
+    let limits = TextLimits {
+        max_text_bytes: config.text.max_text_bytes,
+    };
+
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(p) = &config.sinks.parquet {
+        sinks.push(Box::new(ParquetSink::new(&p.dir)?));
+    }
+    if let Some(k) = &config.sinks.kafka {
+        let settings = config.kafka.as_ref().expect("checked by RunConfig");
+        sinks.push(Box::new(KafkaSink::new(settings, &k.topic)?));
+    }
+    let mut summary = RunSummary {
+        model_id: stamp.model_id.clone(),
+        run_id: stamp.run_id.clone(),
+        outputs: sinks.iter().map(|s| s.describe()).collect(),
+        ..Default::default()
+    };
+
+    // The source: input files filtered by the manifest, or a Kafka consumer.
+    let mut manifest = None;
+    let mut files = Vec::new();
+    let mut kafka = None;
+    match &config.source {
+        SourceConfig::PubmedXml { paths } | SourceConfig::Parquet { paths, .. } => {
+            let exts: &[&str] = match &config.source {
+                SourceConfig::PubmedXml { .. } => &[".xml", ".xml.gz"],
+                _ => &[".parquet"],
+            };
+            let paths = crate::source::files::expand(paths, exts).map_err(PipelineError::Config)?;
+            let names =
+                crate::source::files::output_names(&paths).map_err(PipelineError::Config)?;
+            let manifest_path = config
+                .run
+                .manifest
+                .clone()
+                .or_else(|| {
+                    config
+                        .sinks
+                        .parquet
+                        .as_ref()
+                        .map(|p| p.dir.join("_manifest.json"))
+                })
+                .ok_or_else(|| {
+                    PipelineError::Config(
+                        "file sources need run.manifest when there is no Parquet sink".into(),
+                    )
+                })?;
+            let m = Manifest::open(&manifest_path).map_err(PipelineError::Config)?;
+            for (path, name) in paths.into_iter().zip(names) {
+                let stamp_of = FileStamp::of(&path)
+                    .map_err(|e| PipelineError::Source(format!("{}: {e}", path.display())))?;
+                if !options.force && m.is_finished(&stamp_of, &stamp.model_id) {
+                    summary.skipped_inputs += 1;
+                    continue;
+                }
+                files.push(FileInput {
+                    path,
+                    name,
+                    stamp: stamp_of,
+                });
+            }
+            summary
+                .outputs
+                .push(format!("manifest {}", m.path().display()));
+            manifest = Some(m);
+        }
+        SourceConfig::Kafka {
+            topic,
+            group_id,
+            follow,
+            unit_messages,
+        } => {
+            let settings = config.kafka.as_ref().expect("checked by RunConfig");
+            kafka = Some(
+                KafkaSource::new(settings, topic, group_id, *follow, *unit_messages, limits)
+                    .map_err(PipelineError::Source)?,
+            );
+        }
+    }
+
+    let (splitter, tokenizer) = (RuleSentenceSplitter::default(), BioTokenizer);
+    let text = TextStage {
+        splitter: &splitter,
+        tokenizer: &tokenizer,
+        grapher: match &parser {
+            Some(p) => Grapher::Parser(p),
+            None => Grapher::Chain,
+        },
+        subwords: &loaded.tokenizer,
+        max_subwords: loaded.model.config.max_subwords,
+    };
+    let batching = Batching {
+        token_budget: config.model.token_budget,
+        max_sentences: config.model.max_batch_sentences,
+    };
+    let chunk = config.run.chunk_documents;
+    let stop = options.stop.clone().unwrap_or_default();
+    let progress = progress_bar(options.progress && config.run.progress);
+
+    let (tx_records, rx_records) = sync_channel::<RecordChunk>(2);
+    let (tx_text, rx_text) = sync_channel::<Chunk<Annotated>>(2);
+    let (tx_done, rx_done) = sync_channel::<Chunk<Finished>>(2);
+
+    let source_columns = match &config.source {
+        SourceConfig::Parquet {
+            id_column,
+            title_column,
+            abstract_column,
+            ..
+        } => Some(Columns {
+            id: id_column.clone(),
+            title: title_column.clone(),
+            abstract_text: abstract_column.clone(),
+        }),
+        _ => None,
+    };
+    let kafka_ref = kafka.as_ref();
+    let outcome = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            // Owned here, so the channel closes when the source is done.
+            let tx = tx_records;
+            match kafka_ref {
+                Some(k) => k.run(chunk, &tx, &stop).map_err(PipelineError::Source),
+                None => {
+                    read_files(&files, source_columns.as_ref(), limits, chunk, &tx, &stop);
+                    Ok(())
+                }
+            }
+        });
+        let annotator = scope.spawn(|| {
+            for c in rx_records {
+                let items = text.run(c.items);
+                if tx_text
+                    .send(Chunk {
+                        unit: c.unit,
+                        items,
+                        end: c.end,
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            drop(tx_text);
+        });
+        let writer = scope.spawn(|| {
+            write_units(
+                rx_done,
+                &mut sinks,
+                &stamp,
+                &mut summary,
+                manifest.as_mut(),
+                kafka_ref,
+                &progress,
+            )
+        });
+        // The model runs on this thread.
+        for c in rx_text {
+            let items = stages::infer(&loaded.model, c.items, batching);
+            if tx_done
+                .send(Chunk {
+                    unit: c.unit,
+                    items,
+                    end: c.end,
+                })
+                .is_err()
+            {
+                break;
+            }
+        }
+        drop(tx_done);
+        let written = writer.join().map_err(|_| PipelineError::Stage("writer"))?;
+        annotator.join().map_err(|_| PipelineError::Stage("text"))?;
+        let read = reader.join().map_err(|_| PipelineError::Stage("source"))?;
+        written.and(read)
+    });
+    progress.finish_and_clear();
+    outcome?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn progress_bar(show: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !show || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} {pos} documents ({per_sec}) {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// Reads every input file into record chunks. An input that cannot be opened becomes a failed
+/// unit; a stop request ends reading at the next chunk (the cut unit is never ended, so it is
+/// neither written nor committed).
+fn read_files(
+    files: &[FileInput],
+    columns: Option<&Columns>,
+    limits: TextLimits,
+    chunk: usize,
+    tx: &SyncSender<RecordChunk>,
+    stop: &AtomicBool,
+) {
+    for (i, input) in files.iter().enumerate() {
+        let unit = |failed: Option<String>| {
+            Arc::new(Unit {
+                id: i as u64,
+                name: input.name.clone(),
+                source_meta: vec![("source.files".into(), input.path.display().to_string())],
+                commit: Commit::File(input.stamp.clone()),
+                failed,
+            })
+        };
+        let opened: Result<Box<dyn Iterator<Item = SourceRecord>>, String> = match columns {
+            Some(c) => ParquetDocuments::open(&input.path, c, limits)
+                .map(|r| Box::new(r) as Box<dyn Iterator<Item = SourceRecord>>)
+                .map_err(|e| e.to_string()),
+            None => PubmedReader::open(&input.path, limits)
+                .map(|r| Box::new(r) as Box<dyn Iterator<Item = SourceRecord>>)
+                .map_err(|e| e.to_string()),
+        };
+        let records = match opened {
+            Ok(r) => r,
+            Err(e) => {
+                let c = Chunk {
+                    unit: i as u64,
+                    items: Vec::new(),
+                    end: Some(unit(Some(e))),
+                };
+                if tx.send(c).is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut buf = Vec::with_capacity(chunk);
+        for r in records {
+            buf.push(r);
+            if buf.len() == chunk {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let c = Chunk {
+                    unit: i as u64,
+                    items: std::mem::take(&mut buf),
+                    end: None,
+                };
+                if tx.send(c).is_err() {
+                    return;
+                }
+            }
+        }
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let c = Chunk {
+            unit: i as u64,
+            items: buf,
+            end: Some(unit(None)),
+        };
+        if tx.send(c).is_err() {
+            return;
+        }
+    }
+}
+
+/// Collects each unit's results; when a unit is complete, writes it to every sink and then
+/// commits it to its source.
+fn write_units(
+    rx: Receiver<Chunk<Finished>>,
+    sinks: &mut [Box<dyn Sink>],
+    stamp: &Stamp,
+    summary: &mut RunSummary,
+    mut manifest: Option<&mut Manifest>,
+    kafka: Option<&KafkaSource>,
+    progress: &indicatif::ProgressBar,
+) -> Result<(), PipelineError> {
+    let mut open: BTreeMap<u64, UnitOutput> = BTreeMap::new();
+    for c in rx {
+        let out = open.entry(c.unit).or_insert_with(|| UnitOutput {
+            name: String::new(),
+            source_meta: Vec::new(),
+            docs: Vec::new(),
+            rejects: Vec::new(),
+        });
+        for item in c.items {
+            match item {
+                Finished::Doc(d) => {
+                    progress.inc(1);
+                    out.docs.push(d);
+                }
+                Finished::Reject(r) => out.rejects.push(r),
+            }
+        }
+        let Some(unit) = c.end else { continue };
+        let mut out = open.remove(&c.unit).expect("unit collected above");
+        out.name = unit.name.clone();
+        out.source_meta = unit.source_meta.clone();
+        if let Some(reason) = &unit.failed {
+            summary
+                .failed_inputs
+                .push((unit.source_meta[0].1.clone(), reason.clone()));
+            continue;
+        }
+        for sink in sinks.iter_mut() {
+            sink.write(&out, stamp)?;
+        }
+        match &unit.commit {
+            Commit::File(file) => {
+                if let Some(m) = manifest.as_deref_mut() {
+                    m.finish(
+                        file,
+                        FinishedInput {
+                            size: file.size,
+                            modified: file.modified,
+                            model_id: stamp.model_id.clone(),
+                            run_id: stamp.run_id.clone(),
+                            output: out.name.clone(),
+                            documents: out.docs.len(),
+                            entities: out.docs.iter().map(|d| d.entities.len()).sum(),
+                            rejects: out.rejects.len(),
+                        },
+                    )
+                    .map_err(PipelineError::Commit)?;
+                }
+            }
+            Commit::Kafka {
+                topic,
+                partition,
+                next_offset,
+            } => {
+                if let Some(k) = kafka {
+                    k.commit(topic, *partition, *next_offset)
+                        .map_err(PipelineError::Commit)?;
+                }
+            }
+        }
+        summary.add(&out);
+        progress.set_message(format!(
+            "{} entities, {} rejects, {} units",
+            summary.entity_total(),
+            summary.rejects,
+            summary.units
+        ));
+    }
+    Ok(())
+}

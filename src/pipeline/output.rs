@@ -1,0 +1,55 @@
+//! What the pipeline produces per document and per unit of work (an input file, or a block of
+//! one Kafka partition), before the sinks write it.
+
+use serde::Serialize;
+
+use crate::source::Reject;
+
+/// Version of the output contract (entity, document and reject tables; Kafka messages).
+pub const OUTPUT_SCHEMA_VERSION: &str = "1";
+
+/// One typed span of a section, with character (Unicode scalar) and byte (UTF-8) offsets that
+/// select `text` from the section text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntitySpan {
+    /// `title` or `abstract`.
+    pub section: &'static str,
+    /// Sentence position within the document, from 0 (title sentences first).
+    pub sentence: u32,
+    pub char_start: u32,
+    pub char_end: u32,
+    pub byte_start: u32,
+    pub byte_end: u32,
+    pub text: String,
+    #[serde(rename = "type")]
+    pub entity_type: String,
+    pub score: f32,
+}
+
+/// A document's result: its entities, or its deletion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocResult {
+    pub id: String,
+    pub deleted: bool,
+    /// Where the record came from ("file.xml.gz record 17", "topic/2@1234").
+    pub origin: String,
+    pub title_chars: u32,
+    pub abstract_chars: u32,
+    pub sentences: u32,
+    pub tokens: u32,
+    pub entities: Vec<EntitySpan>,
+}
+
+/// Names of the sections the sources produce, in order.
+pub const SECTIONS: [&str; 2] = ["title", "abstract"];
+
+/// Everything one unit of work produced, ready for the sinks.
+#[derive(Debug, Clone)]
+pub struct UnitOutput {
+    /// Deterministic output name (input file stem, or `topic-partition-firstoffset`).
+    pub name: String,
+    /// Footer metadata describing the input (`source.files`, `source.kafka.*`, ...).
+    pub source_meta: Vec<(String, String)>,
+    pub docs: Vec<DocResult>,
+    pub rejects: Vec<Reject>,
+}

@@ -1,0 +1,209 @@
+//! The two compute stages: text (sentences, tokens, trees and subword windows, in parallel on
+//! rayon) and the model (length-sorted sentences packed into batches by a token budget).
+
+use rayon::prelude::*;
+use tokenizers::Tokenizer;
+
+use super::output::{DocResult, EntitySpan, SECTIONS};
+use crate::corpus::{CharIndex, Document, Sentence};
+use crate::model::{NerModel, Prepared};
+use crate::parse::{Grapher, annotate_documents};
+use crate::source::{Reject, SourceRecord};
+use crate::text::{SentenceSplitter, WordTokenizer};
+
+/// A record after the text stage.
+pub enum Annotated {
+    Doc {
+        document: Document,
+        origin: String,
+        sentences: Vec<Sentence>,
+        prepared: Vec<Prepared>,
+    },
+    Deletion {
+        id: String,
+        origin: String,
+    },
+    Reject(Reject),
+}
+
+/// A record after the model.
+pub enum Finished {
+    Doc(DocResult),
+    Reject(Reject),
+}
+
+/// The text stage's tools.
+pub struct TextStage<'a> {
+    pub splitter: &'a dyn SentenceSplitter,
+    pub tokenizer: &'a dyn WordTokenizer,
+    pub grapher: Grapher<'a>,
+    pub subwords: &'a Tokenizer,
+    pub max_subwords: usize,
+}
+
+impl TextStage<'_> {
+    /// Splits, tokenizes, parses and lays out subwords for every document of `records`, in
+    /// parallel; order is kept.
+    pub fn run(&self, records: Vec<SourceRecord>) -> Vec<Annotated> {
+        records
+            .into_par_iter()
+            .map(|r| match r {
+                SourceRecord::Document { document, origin } => self.document(document, origin),
+                SourceRecord::Deletion { id, origin } => Annotated::Deletion { id, origin },
+                SourceRecord::Reject(r) => Annotated::Reject(r),
+            })
+            .collect()
+    }
+
+    fn document(&self, document: Document, origin: String) -> Annotated {
+        let sentences = annotate_documents(
+            std::slice::from_ref(&document),
+            self.splitter,
+            self.tokenizer,
+            &self.grapher,
+        );
+        let mut prepared = Vec::with_capacity(sentences.len());
+        for s in &sentences {
+            let words: Vec<&str> = s.tokens.iter().map(|t| t.text.as_str()).collect();
+            let heads = s.tree.as_ref().map(|t| t.heads.clone()).unwrap_or_default();
+            match Prepared::new(self.subwords, &words, heads, self.max_subwords) {
+                Ok(p) => prepared.push(p),
+                Err(e) => {
+                    return Annotated::Reject(Reject::new(
+                        origin,
+                        Some(document.id),
+                        format!("subword tokenizer failed: {e}"),
+                    ));
+                }
+            }
+        }
+        Annotated::Doc {
+            document,
+            origin,
+            sentences,
+            prepared,
+        }
+    }
+}
+
+/// How the model stage packs sentences into batches.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    /// Padded subword positions per batch.
+    pub token_budget: usize,
+    pub max_sentences: usize,
+}
+
+/// Cost of a sentence in the padded batch: its windows and the longest window.
+fn shape(p: &Prepared) -> (usize, usize) {
+    let longest = p.windows.ids.iter().map(Vec::len).max().unwrap_or(0);
+    (p.windows.ids.len(), longest)
+}
+
+/// Groups `indices` of `prepared` (sorted by length) into batches within the budget.
+pub fn batches(prepared: &[&Prepared], b: Batching) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..prepared.len()).collect();
+    order.sort_by_key(|&i| shape(prepared[i]).1);
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let (mut rows, mut width) = (0usize, 0usize);
+    for i in order {
+        let (w, len) = shape(prepared[i]);
+        let fits = |rows: usize, width: usize| (rows + w) * width.max(len) <= b.token_budget;
+        match out.last_mut() {
+            Some(batch) if batch.len() < b.max_sentences && fits(rows, width) => {
+                batch.push(i);
+                rows += w;
+                width = width.max(len);
+            }
+            _ => {
+                out.push(vec![i]);
+                rows = w;
+                width = len;
+            }
+        }
+    }
+    out
+}
+
+/// Runs the model over every sentence of `items` and turns the predictions into entity spans
+/// with character and byte offsets into the section texts.
+pub fn infer(model: &NerModel, items: Vec<Annotated>, batching: Batching) -> Vec<Finished> {
+    let all: Vec<&Prepared> = items
+        .iter()
+        .flat_map(|a| match a {
+            Annotated::Doc { prepared, .. } => prepared.iter().collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut predictions = vec![Vec::new(); all.len()];
+    for batch in batches(&all, batching) {
+        let input: Vec<&Prepared> = batch.iter().map(|&i| all[i]).collect();
+        for (&i, p) in batch.iter().zip(model.predict_batch(&input)) {
+            predictions[i] = p;
+        }
+    }
+    let labels = &model.config.labels;
+    let mut next = predictions.into_iter();
+    items
+        .into_iter()
+        .map(|a| match a {
+            Annotated::Doc {
+                document,
+                origin,
+                sentences,
+                ..
+            } => {
+                let texts: Vec<CharIndex> = document
+                    .sections
+                    .iter()
+                    .map(|s| CharIndex::new(&s.text))
+                    .collect();
+                let mut entities = Vec::new();
+                for s in &sentences {
+                    let preds = next.next().expect("one prediction per sentence");
+                    let text = &texts[s.section as usize];
+                    for p in preds {
+                        let cs = s.tokens[p.start].char_start as usize;
+                        let ce = s.tokens[p.end - 1].char_end as usize;
+                        let (Some(bs), Some(be)) = (text.byte(cs), text.byte(ce)) else {
+                            continue;
+                        };
+                        entities.push(EntitySpan {
+                            section: SECTIONS[s.section as usize],
+                            sentence: s.index,
+                            char_start: cs as u32,
+                            char_end: ce as u32,
+                            byte_start: bs as u32,
+                            byte_end: be as u32,
+                            text: document.sections[s.section as usize].text[bs..be].to_owned(),
+                            entity_type: labels[p.label].clone(),
+                            score: p.score,
+                        });
+                    }
+                }
+                let chars = |i: usize| document.sections[i].text.chars().count() as u32;
+                Finished::Doc(DocResult {
+                    title_chars: chars(0),
+                    abstract_chars: chars(1),
+                    sentences: sentences.len() as u32,
+                    tokens: sentences.iter().map(|s| s.tokens.len() as u32).sum(),
+                    id: document.id,
+                    deleted: false,
+                    origin,
+                    entities,
+                })
+            }
+            Annotated::Deletion { id, origin } => Finished::Doc(DocResult {
+                id,
+                deleted: true,
+                origin,
+                title_chars: 0,
+                abstract_chars: 0,
+                sentences: 0,
+                tokens: 0,
+                entities: Vec::new(),
+            }),
+            Annotated::Reject(r) => Finished::Reject(r),
+        })
+        .collect()
+}

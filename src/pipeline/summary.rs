@@ -1,0 +1,141 @@
+//! The end-of-run summary: what went in, what came out, how fast, and what was rejected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::output::UnitOutput;
+use crate::source::Reject;
+
+/// Rejects listed by example in the summary (all are counted and in the rejects table).
+const EXAMPLES: usize = 5;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RunSummary {
+    pub model_id: String,
+    pub run_id: String,
+    /// Units (input files or Kafka blocks) written and committed.
+    pub units: usize,
+    /// Input files skipped because the manifest has them finished with this model.
+    pub skipped_inputs: usize,
+    /// Inputs that could not be read at all, with the reason (not committed: retried next run).
+    pub failed_inputs: Vec<(String, String)>,
+    pub documents: usize,
+    pub deletions: usize,
+    pub sentences: usize,
+    pub tokens: usize,
+    pub entities: BTreeMap<String, usize>,
+    pub rejects: usize,
+    /// Rejects by reason (the reason up to its first colon).
+    pub rejects_by_reason: BTreeMap<String, usize>,
+    pub reject_examples: Vec<Reject>,
+    pub seconds: f64,
+    /// Where output went: sinks, and the manifest.
+    pub outputs: Vec<String>,
+}
+
+impl RunSummary {
+    pub fn add(&mut self, unit: &UnitOutput) {
+        self.units += 1;
+        for d in &unit.docs {
+            if d.deleted {
+                self.deletions += 1;
+                continue;
+            }
+            self.documents += 1;
+            self.sentences += d.sentences as usize;
+            self.tokens += d.tokens as usize;
+            for e in &d.entities {
+                *self.entities.entry(e.entity_type.clone()).or_default() += 1;
+            }
+        }
+        for r in &unit.rejects {
+            self.add_reject(r);
+        }
+    }
+
+    pub fn add_reject(&mut self, r: &Reject) {
+        self.rejects += 1;
+        let kind = r.reason.split(':').next().unwrap_or("").trim().to_owned();
+        *self.rejects_by_reason.entry(kind).or_default() += 1;
+        if self.reject_examples.len() < EXAMPLES {
+            self.reject_examples.push(r.clone());
+        }
+    }
+
+    pub fn entity_total(&self) -> usize {
+        self.entities.values().sum()
+    }
+
+    pub fn documents_per_second(&self) -> f64 {
+        self.documents as f64 / self.seconds.max(1e-9)
+    }
+
+    pub fn tokens_per_second(&self) -> f64 {
+        self.tokens as f64 / self.seconds.max(1e-9)
+    }
+}
+
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "run {} with model {}", self.run_id, self.model_id)?;
+        writeln!(
+            f,
+            "  inputs: {} written{}{}",
+            self.units,
+            if self.skipped_inputs > 0 {
+                format!(
+                    ", {} skipped as already finished (--force redoes them)",
+                    self.skipped_inputs
+                )
+            } else {
+                String::new()
+            },
+            if self.failed_inputs.is_empty() {
+                String::new()
+            } else {
+                format!(", {} FAILED", self.failed_inputs.len())
+            }
+        )?;
+        for (input, reason) in &self.failed_inputs {
+            writeln!(f, "    failed: {input}: {reason}")?;
+        }
+        writeln!(
+            f,
+            "  documents: {} ({} deletions), sentences: {}, tokens: {}",
+            self.documents, self.deletions, self.sentences, self.tokens
+        )?;
+        writeln!(f, "  entities: {}", self.entity_total())?;
+        for (t, n) in &self.entities {
+            writeln!(f, "    {t:<24} {n:>9}")?;
+        }
+        writeln!(
+            f,
+            "  speed: {:.1} documents/s, {:.0} tokens/s ({:.1} s)",
+            self.documents_per_second(),
+            self.tokens_per_second(),
+            self.seconds
+        )?;
+        writeln!(f, "  rejected records: {}", self.rejects)?;
+        for (reason, n) in &self.rejects_by_reason {
+            writeln!(f, "    {n:>6}  {reason}")?;
+        }
+        for r in &self.reject_examples {
+            writeln!(
+                f,
+                "    e.g. {}{}: {}",
+                r.origin,
+                r.id.as_deref()
+                    .map(|i| format!(" (id {i})"))
+                    .unwrap_or_default(),
+                r.reason
+            )?;
+        }
+        writeln!(f, "  output:")?;
+        for o in &self.outputs {
+            writeln!(f, "    {o}")?;
+        }
+        Ok(())
+    }
+}

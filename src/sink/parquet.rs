@@ -1,0 +1,218 @@
+//! Entity tables in Parquet (`schemas/entities.md`): for each unit `NAME`,
+//! `DIR/entities/NAME.parquet` (one row per span and type), `DIR/documents/NAME.parquet`
+//! (one row per document or deletion) and `DIR/rejects/NAME.parquet` (records that could not
+//! be used, with the reason). Names are deterministic and files are renamed into place after
+//! a sync, so a re-run overwrites instead of duplicating and readers never see partial files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Float32Array, Int32Array, RecordBatch, StringArray,
+    StringDictionaryBuilder,
+};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
+
+use super::{Sink, SinkError, Stamp};
+use crate::corpus::table::write_table;
+use crate::pipeline::{OUTPUT_SCHEMA_VERSION, UnitOutput};
+
+fn dict() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// Schema of `entities/*.parquet`.
+pub fn entities_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("doc_id", DataType::Utf8, false),
+        Field::new("section", dict(), false),
+        Field::new("sentence", DataType::Int32, false),
+        Field::new("char_start", DataType::Int32, false),
+        Field::new("char_end", DataType::Int32, false),
+        Field::new("byte_start", DataType::Int32, false),
+        Field::new("byte_end", DataType::Int32, false),
+        Field::new("text", DataType::Utf8, false),
+        Field::new("entity_type", dict(), false),
+        Field::new("score", DataType::Float32, false),
+        Field::new("model_id", dict(), false),
+        Field::new("run_id", dict(), false),
+    ]))
+}
+
+/// Schema of `documents/*.parquet`.
+pub fn documents_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("doc_id", DataType::Utf8, false),
+        Field::new("deleted", DataType::Boolean, false),
+        Field::new("origin", DataType::Utf8, false),
+        Field::new("title_chars", DataType::Int32, false),
+        Field::new("abstract_chars", DataType::Int32, false),
+        Field::new("sentences", DataType::Int32, false),
+        Field::new("tokens", DataType::Int32, false),
+        Field::new("entities", DataType::Int32, false),
+        Field::new("model_id", dict(), false),
+        Field::new("run_id", dict(), false),
+    ]))
+}
+
+/// Schema of `rejects/*.parquet`.
+pub fn rejects_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("origin", DataType::Utf8, false),
+        Field::new("doc_id", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("excerpt", DataType::Utf8, false),
+        Field::new("run_id", dict(), false),
+    ]))
+}
+
+fn dict_of<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
+    let mut b = StringDictionaryBuilder::<Int32Type>::new();
+    for v in values {
+        b.append_value(v);
+    }
+    Arc::new(b.finish())
+}
+
+fn ints(values: impl Iterator<Item = u32>) -> ArrayRef {
+    Arc::new(Int32Array::from_iter_values(values.map(|v| v as i32)))
+}
+
+/// The three tables of a unit as record batches.
+pub fn unit_batches(
+    unit: &UnitOutput,
+    stamp: &Stamp,
+) -> Result<[RecordBatch; 3], arrow::error::ArrowError> {
+    let spans: Vec<(&str, &crate::pipeline::EntitySpan)> = unit
+        .docs
+        .iter()
+        .flat_map(|d| d.entities.iter().map(move |e| (d.id.as_str(), e)))
+        .collect();
+    let n = spans.len();
+    let entities = RecordBatch::try_new(
+        entities_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(spans.iter().map(|s| s.0))),
+            dict_of(spans.iter().map(|s| s.1.section)),
+            ints(spans.iter().map(|s| s.1.sentence)),
+            ints(spans.iter().map(|s| s.1.char_start)),
+            ints(spans.iter().map(|s| s.1.char_end)),
+            ints(spans.iter().map(|s| s.1.byte_start)),
+            ints(spans.iter().map(|s| s.1.byte_end)),
+            Arc::new(StringArray::from_iter_values(
+                spans.iter().map(|s| s.1.text.as_str()),
+            )),
+            dict_of(spans.iter().map(|s| s.1.entity_type.as_str())),
+            Arc::new(Float32Array::from_iter_values(
+                spans.iter().map(|s| s.1.score),
+            )),
+            dict_of(std::iter::repeat_n(stamp.model_id.as_str(), n)),
+            dict_of(std::iter::repeat_n(stamp.run_id.as_str(), n)),
+        ],
+    )?;
+    let d = &unit.docs;
+    let documents = RecordBatch::try_new(
+        documents_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                d.iter().map(|x| x.id.as_str()),
+            )),
+            Arc::new(BooleanArray::from_iter(d.iter().map(|x| Some(x.deleted)))),
+            Arc::new(StringArray::from_iter_values(
+                d.iter().map(|x| x.origin.as_str()),
+            )),
+            ints(d.iter().map(|x| x.title_chars)),
+            ints(d.iter().map(|x| x.abstract_chars)),
+            ints(d.iter().map(|x| x.sentences)),
+            ints(d.iter().map(|x| x.tokens)),
+            ints(d.iter().map(|x| x.entities.len() as u32)),
+            dict_of(std::iter::repeat_n(stamp.model_id.as_str(), d.len())),
+            dict_of(std::iter::repeat_n(stamp.run_id.as_str(), d.len())),
+        ],
+    )?;
+    let r = &unit.rejects;
+    let rejects = RecordBatch::try_new(
+        rejects_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                r.iter().map(|x| x.origin.as_str()),
+            )),
+            Arc::new(StringArray::from_iter(r.iter().map(|x| x.id.as_deref()))),
+            Arc::new(StringArray::from_iter_values(
+                r.iter().map(|x| x.reason.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                r.iter().map(|x| x.excerpt.as_str()),
+            )),
+            dict_of(std::iter::repeat_n(stamp.run_id.as_str(), r.len())),
+        ],
+    )?;
+    Ok([entities, documents, rejects])
+}
+
+/// The Parquet sink.
+pub struct ParquetSink {
+    dir: PathBuf,
+}
+
+/// Tables of the Parquet sink, in the order of [`unit_batches`].
+pub const TABLES: [&str; 3] = ["entities", "documents", "rejects"];
+
+impl ParquetSink {
+    /// A sink writing under `dir` (created when missing).
+    pub fn new(dir: &Path) -> Result<Self, SinkError> {
+        for t in TABLES {
+            let d = dir.join(t);
+            std::fs::create_dir_all(&d).map_err(|e| SinkError::Parquet {
+                path: d.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Where table `table` of unit `name` is written.
+    pub fn path(&self, table: &str, name: &str) -> PathBuf {
+        self.dir.join(table).join(format!("{name}.parquet"))
+    }
+}
+
+impl Sink for ParquetSink {
+    fn write(&mut self, unit: &UnitOutput, stamp: &Stamp) -> Result<Vec<String>, SinkError> {
+        let batches = unit_batches(unit, stamp).map_err(|e| SinkError::Parquet {
+            path: self.dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut meta: Vec<(&str, String)> = vec![
+            ("model_id", stamp.model_id.clone()),
+            ("run_id", stamp.run_id.clone()),
+            ("code_version", env!("CARGO_PKG_VERSION").to_owned()),
+        ];
+        for (k, v) in &unit.source_meta {
+            meta.push((k.as_str(), v.clone()));
+        }
+        let mut written = Vec::new();
+        for (table, batch) in TABLES.iter().zip(&batches) {
+            let path = self.path(table, &unit.name);
+            let mut m = meta.clone();
+            m.push(("table", (*table).to_owned()));
+            write_table(&path, batch, OUTPUT_SCHEMA_VERSION, &m).map_err(|e| {
+                SinkError::Parquet {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                }
+            })?;
+            written.push(path.display().to_string());
+        }
+        Ok(written)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}/{{entities,documents,rejects}}/*.parquet",
+            self.dir.display()
+        )
+    }
+}
