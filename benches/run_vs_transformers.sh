@@ -117,17 +117,15 @@ best, best_rss, _ = max(peers, key=lambda p: p[0]["docs_per_s"])
 ratio = b_rate / best["docs_per_s"]
 h0 = peers[0][0]
 print(f"""
-bioner: wall s is the whole process (model load included), peak RSS from /usr/bin/time -v;
-  entities by type {s['entities']}; its own summary: {s['documents']} documents in
-  {s['seconds']:.1f} s = {s['documents'] / s['seconds']:.2f} documents/s, {s['sentences']} sentences,
-  {s['tokens']} tokens, {s['rejects']} rejects.
-* transformers: MiniLM encoder + RANDOMLY INITIALISED 5-label head (speed/memory comparison
-  only; its entity counts mean nothing). wall s = one timed pass after a 10-document warm-up,
-  model load not included (load took ~{h0['load_seconds']:.1f} s); peak RSS of each batch size's
-  own process (/usr/bin/time -v; ru_maxrss agrees: {', '.join(f"b{p[0]['batch']}={p[0]['ru_maxrss_kib'] / 1024:.0f}" for p in peers)} MiB).
-  Long texts: {h0['docs_over_512_subwords']} of {h0['documents']} documents exceed 512 subwords
-  (mean {h0['subwords_mean']:.0f}, max {h0['subwords_max']}); they go through the pipeline's
-  stride={h0['stride']} windows, not truncated. {h0['threads']} torch threads.""")
+bioner: wall s = the whole process (model load included); peak RSS from /usr/bin/time -v.
+  Entities by type: {s['entities']}. Its own summary: {s['documents']} documents in {s['seconds']:.1f} s
+  = {s['documents'] / s['seconds']:.2f} documents/s ({s['sentences']} sentences, {s['tokens']} tokens, {s['rejects']} rejects).
+* transformers: MiniLM encoder + RANDOMLY INITIALISED 5-label head: a speed/memory comparison
+  only, its entities mean nothing. wall s = one timed pass after a 10-document warm-up, model
+  load not included (~{h0['load_seconds']:.1f} s). Peak RSS: each batch size's own process,
+  /usr/bin/time -v (ru_maxrss inside: {', '.join(f"b{p[0]['batch']} {p[0]['ru_maxrss_kib'] / 1024:.0f}" for p in peers)} MiB).
+  {h0['docs_over_512_subwords']} of {h0['documents']} texts exceed 512 subwords (mean {h0['subwords_mean']:.0f}, max {h0['subwords_max']}): the pipeline's
+  stride={h0['stride']} windows cover them, nothing is truncated. torch threads: {h0['threads']}.""")
 for h, _, _ in peers:
     if h["documents"] != s["documents"]:
         print(f"  NOTE: batch {h['batch']} was capped to the first {h['documents']} documents.")

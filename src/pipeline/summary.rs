@@ -27,7 +27,7 @@ pub struct RunSummary {
     pub tokens: usize,
     pub entities: BTreeMap<String, usize>,
     pub rejects: usize,
-    /// Rejects by reason (the reason up to its first colon).
+    /// Rejects by kind of problem (the reason without its details).
     pub rejects_by_reason: BTreeMap<String, usize>,
     pub reject_examples: Vec<Reject>,
     pub seconds: f64,
@@ -57,7 +57,14 @@ impl RunSummary {
 
     pub fn add_reject(&mut self, r: &Reject) {
         self.rejects += 1;
-        let kind = r.reason.split(':').next().unwrap_or("").trim().to_owned();
+        // The kind of problem, without positions and details: "malformed XML", "missing text".
+        let kind = r.reason.split([':', '(']).next().unwrap_or("");
+        let kind = kind
+            .split(" at byte")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
         *self.rejects_by_reason.entry(kind).or_default() += 1;
         if self.reject_examples.len() < EXAMPLES {
             self.reject_examples.push(r.clone());

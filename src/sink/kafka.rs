@@ -54,7 +54,7 @@ impl KafkaSink {
         let mut cfg = settings.client_config();
         cfg.set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("compression.type", "zstd")
+            .set("compression.type", "lz4")
             .set("message.timeout.ms", "120000");
         for (k, v) in &settings.properties {
             cfg.set(k, v);

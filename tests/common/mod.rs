@@ -89,6 +89,29 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Creates `topic` with `partitions` partitions (replication 1) and waits for the answer.
+    pub fn create_topic(&self, topic: &str, partitions: i32) {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        use rdkafka::client::DefaultClientContext;
+        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.addr)
+            .create()
+            .expect("admin client");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let created = rt
+            .block_on(admin.create_topics(
+                &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            ))
+            .expect("create_topics request");
+        assert!(created.iter().all(|r| r.is_ok()), "{created:?}");
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {

@@ -1,0 +1,505 @@
+//! `bioner run` end to end through the binary: PubMed XML (gzip, with a malformed record, a
+//! record without text and a deletion) and Parquet inputs, a model trained on the fixture
+//! corpus, entity tables read back by DuckDB and pyarrow and checked against the texts and
+//! the summary; the manifest skips finished inputs, `--force` overwrites without duplicates;
+//! a Kafka source and sink on a real broker.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+use common::bioner_ok as bioner;
+
+/// A model trained on the fixture corpus and the parser it uses, made once per test binary.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    model: PathBuf,
+    parser: PathBuf,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let parser = common::mini_parser(root);
+        let data = root.join("data");
+        common::bc5cdr_fixture(&data);
+        let corpora = root.join("corpora");
+        bioner(&[
+            "import",
+            "bc5cdr",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            corpora.to_str().unwrap(),
+        ]);
+        let train = corpora.join("bc5cdr/train");
+        bioner(&[
+            "parse",
+            train.to_str().unwrap(),
+            "--model",
+            parser.to_str().unwrap(),
+        ]);
+        let model = root.join("model");
+        let pipeline = root.join("train.toml");
+        std::fs::write(
+            &pipeline,
+            format!(
+                "[data]\ntrain = \"{t}\"\ndev = \"{t}\"\nexclude_dev_documents = false\n\
+                 [model]\nencoder = \"{e}\"\noverlap = \"flat\"\n\
+                 [optim]\nepochs = 30\nbatch_sentences = 2\nencoder_lr = 1e-4\nhead_lr = 3e-3\n\
+                 warmup = 0.0\npatience = 30\nthreads = 2\n[output]\ndir = \"{o}\"\n",
+                t = train.display(),
+                e = common::project_root()
+                    .join("models/all-MiniLM-L6-v2")
+                    .display(),
+                o = model.display()
+            ),
+        )
+        .unwrap();
+        bioner(&["train", pipeline.to_str().unwrap()]);
+        Fixture {
+            _dir: dir,
+            model,
+            parser,
+        }
+    })
+}
+
+/// Title and abstract of the test documents: the fixture corpus's words (so the model finds
+/// entities), with non-ASCII text before them so character and byte offsets differ.
+const DOCS: [(&str, &str, &str); 3] = [
+    (
+        "2001",
+        "Famotidine-associated delirium.",
+        "In naïve rats, α-synuclein-linked Parkinson's disease after famotidine.",
+    ),
+    (
+        "2002",
+        "Lithium toxicity.",
+        "Renal failure — β-blockers and lithium.",
+    ),
+    ("2003", "Delirium after famotidine.", ""),
+];
+
+fn article(pmid: &str, title: &str, abs: &str) -> String {
+    let abstract_xml = if abs.is_empty() {
+        String::new()
+    } else {
+        format!("<Abstract><AbstractText>{abs}</AbstractText></Abstract>")
+    };
+    format!(
+        "<PubmedArticle><MedlineCitation Status=\"MEDLINE\" Owner=\"NLM\">\
+         <PMID Version=\"1\">{pmid}</PMID><Article><ArticleTitle>{title}</ArticleTitle>\
+         {abstract_xml}</Article></MedlineCitation></PubmedArticle>\n"
+    )
+}
+
+/// A gzip PubMed XML file with the three documents, a malformed record, a record without
+/// text and a deletion.
+fn write_xml(path: &Path) {
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<PubmedArticleSet>\n");
+    xml += &article(DOCS[0].0, DOCS[0].1, DOCS[0].2);
+    xml += "<PubmedArticle><MedlineCitation><PMID Version=\"1\">2009</PMID><Article>\
+            <ArticleTitle>Broken</Title></Article></MedlineCitation></PubmedArticle>\n";
+    xml += &article(DOCS[1].0, DOCS[1].1, DOCS[1].2);
+    xml += &article("2010", "", "");
+    xml += &article(DOCS[2].0, DOCS[2].1, DOCS[2].2);
+    xml +=
+        "<DeleteCitation><PMID Version=\"1\">1999</PMID></DeleteCitation>\n</PubmedArticleSet>\n";
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(xml.as_bytes()).unwrap();
+    gz.finish().unwrap();
+}
+
+fn pipeline(dir: &Path, source: &str, out: &Path, extra: &str) -> PathBuf {
+    let f = fixture();
+    let p = dir.join("run.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "{source}\n[model]\ndir = \"{m}\"\nparser = \"{p}\"\ndevice = \"cpu\"\n\
+             token_budget = 512\n[sinks.parquet]\ndir = \"{o}\"\n[run]\nthreads = 2\n\
+             chunk_documents = 2\n{extra}",
+            m = f.model.display(),
+            p = f.parser.display(),
+            o = out.display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+/// Runs `bioner run PIPELINE --json ARGS`: (success, the JSON summary, stderr).
+fn run(pipeline: &Path, args: &[&str]) -> (bool, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bioner"))
+        .arg("run")
+        .arg(pipeline)
+        .args(["--json", "--quiet"])
+        .args(args)
+        .output()
+        .expect("run bioner");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.success(), summary, stderr)
+}
+
+/// Checks the three tables of `out` with DuckDB and pyarrow against `docs` (id → [title,
+/// abstract]); returns what the readers saw.
+fn read_back(out: &Path, docs: &Value) -> Value {
+    let printed = common::run_python(
+        r#"
+import json, sys, glob
+import duckdb, pyarrow.parquet as pq
+out, docs = sys.argv[1], json.loads(sys.argv[2])
+rows = duckdb.sql(f"SELECT * FROM '{out}/entities/*.parquet'").fetchall()
+cols = [c[0] for c in duckdb.sql(f"SELECT * FROM '{out}/entities/*.parquet' LIMIT 0").description]
+bad = []
+per_type = {}
+for r in map(lambda r: dict(zip(cols, r)), rows):
+    text = docs[r["doc_id"]][0 if r["section"] == "title" else 1]
+    by_char = text[r["char_start"]:r["char_end"]]
+    by_byte = text.encode()[r["byte_start"]:r["byte_end"]].decode()
+    if not (by_char == by_byte == r["text"]):
+        bad.append([r["doc_id"], r["text"], by_char, by_byte])
+    per_type[r["entity_type"]] = per_type.get(r["entity_type"], 0) + 1
+documents = duckdb.sql(f"SELECT doc_id, deleted, entities FROM '{out}/documents/*.parquet' ORDER BY doc_id").fetchall()
+rejects = duckdb.sql(f"SELECT origin, doc_id, reason FROM '{out}/rejects/*.parquet' ORDER BY origin").fetchall()
+files = sorted(p.split("/")[-2] + "/" + p.split("/")[-1] for p in glob.glob(f"{out}/*/*.parquet"))
+meta = {k.decode(): v.decode() for k, v in pq.ParquetFile(glob.glob(f"{out}/entities/*.parquet")[0]).metadata.metadata.items()}
+print(json.dumps({"entities": len(rows), "per_type": per_type, "bad": bad,
+  "documents": [[d, x, n] for d, x, n in documents], "rejects": [list(r) for r in rejects],
+  "files": files, "meta": meta,
+  "non_ascii_offsets_differ": any(r[3] != r[5] for r in rows)}))
+"#,
+        &[out.to_str().unwrap(), &docs.to_string()],
+    );
+    serde_json::from_str(&printed).unwrap()
+}
+
+fn docs_json() -> Value {
+    let mut m = serde_json::Map::new();
+    for (id, t, a) in DOCS {
+        m.insert(id.into(), json!([t, a]));
+    }
+    Value::Object(m)
+}
+
+#[test]
+fn pubmed_xml_to_entity_tables_with_rejects_deletions_manifest_and_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    write_xml(&inputs.join("update0001.xml.gz"));
+    let out = tmp.path().join("out");
+    let p = pipeline(
+        tmp.path(),
+        &format!(
+            "[source]\nkind = \"pubmed_xml\"\npaths = [\"{}/*.xml.gz\"]",
+            inputs.display()
+        ),
+        &out,
+        "",
+    );
+    let (ok, s, err) = run(&p, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(s["units"], 1, "{s}");
+    assert_eq!(s["documents"], 3, "{s}");
+    assert_eq!(s["deletions"], 1, "{s}");
+    assert_eq!(s["rejects"], 2, "{s}");
+    let total: u64 = s["entities"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(total >= 3, "the fixture model finds entities: {s}");
+    assert!(err.contains("rejected records: 2"), "{err}");
+
+    let seen = read_back(&out, &docs_json());
+    assert_eq!(seen["entities"], total, "{seen}");
+    assert_eq!(seen["per_type"], s["entities"], "{seen}");
+    assert_eq!(seen["bad"], json!([]), "offsets round-trip: {seen}");
+    assert_eq!(seen["non_ascii_offsets_differ"], true, "{seen}");
+    let docs = seen["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 4, "3 documents + 1 deletion: {seen}");
+    assert_eq!(docs[0], json!(["1999", true, 0]));
+    let rejects = seen["rejects"].as_array().unwrap();
+    assert_eq!(rejects.len(), 2, "{seen}");
+    assert!(
+        rejects[0][0].as_str().unwrap().ends_with("record 2"),
+        "{seen}"
+    );
+    assert_eq!(rejects[0][1], "2009");
+    assert!(
+        rejects[1][2].as_str().unwrap().contains("missing text"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["files"],
+        json!([
+            "documents/update0001.parquet",
+            "entities/update0001.parquet",
+            "rejects/update0001.parquet"
+        ])
+    );
+    assert_eq!(seen["meta"]["bioner.model_id"], s["model_id"]);
+    assert_eq!(seen["meta"]["bioner.run_id"], s["run_id"]);
+    assert!(
+        seen["meta"]["bioner.source.files"]
+            .as_str()
+            .unwrap()
+            .ends_with("update0001.xml.gz")
+    );
+
+    // Finished inputs are skipped; --force redoes them, overwriting the same files.
+    let (ok, again, err) = run(&p, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (again["units"].clone(), again["skipped_inputs"].clone()),
+        (json!(0), json!(1))
+    );
+    let (ok, forced, err) = run(&p, &["--force"]);
+    assert!(ok, "{err}");
+    assert_eq!(forced["units"], 1);
+    assert_eq!(forced["entities"], s["entities"], "same model, same output");
+    let seen2 = read_back(&out, &docs_json());
+    assert_eq!(
+        seen2["entities"], total,
+        "no duplicates after --force: {seen2}"
+    );
+    assert_eq!(seen2["files"], seen["files"]);
+    assert_ne!(
+        seen2["meta"]["bioner.run_id"],
+        seen["meta"]["bioner.run_id"]
+    );
+    let leftovers: Vec<_> = walk(&out)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // An unreadable input fails alone: the others are written, the run exits non-zero and
+    // the broken one is not marked finished.
+    std::fs::write(inputs.join("broken.xml.gz"), b"\x1f\x8b\x08garbage").unwrap();
+    write_xml(&inputs.join("update0002.xml.gz"));
+    let (ok, s3, err) = run(&p, &[]);
+    assert!(!ok, "a failed input makes the exit status non-zero");
+    assert!(err.contains("could not be read"), "{err}");
+    let failed = s3["failed_inputs"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{s3}");
+    assert!(
+        failed[0][0].as_str().unwrap().ends_with("broken.xml.gz"),
+        "{s3}"
+    );
+    assert!(failed[0][1].as_str().unwrap().contains("gzip"), "{s3}");
+    assert_eq!(s3["units"], 1, "update0002 is written: {s3}");
+    let (ok, _, err) = run(&p, &[]);
+    assert!(
+        !ok && err.contains("broken.xml.gz"),
+        "retried next run: {err}"
+    );
+    assert!(out.join("entities/update0002.parquet").is_file());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn parquet_documents_with_custom_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("docs.parquet");
+    common::run_python(
+        r#"
+import sys, json, pyarrow as pa, pyarrow.parquet as pq
+docs = json.loads(sys.argv[2])
+ids = [int(k) for k in docs] + [None, 4000]
+titles = [v[0] for v in docs.values()] + ["orphan", None]
+abstracts = [v[1] or None for v in docs.values()] + ["no id", None]
+pq.write_table(pa.table({"doc": pa.array(ids, pa.int64()), "t": titles, "a": abstracts}), sys.argv[1])
+"#,
+        &[input.to_str().unwrap(), &docs_json().to_string()],
+    );
+    let out = tmp.path().join("out");
+    let p = pipeline(
+        tmp.path(),
+        &format!(
+            "[source]\nkind = \"parquet\"\npaths = [\"{}\"]\nid_column = \"doc\"\n\
+             title_column = \"t\"\nabstract_column = \"a\"",
+            input.display()
+        ),
+        &out,
+        "",
+    );
+    let (ok, s, err) = run(&p, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (s["documents"].clone(), s["rejects"].clone()),
+        (json!(3), json!(2)),
+        "{s}"
+    );
+    let seen = read_back(&out, &docs_json());
+    assert_eq!(seen["bad"], json!([]), "{seen}");
+    assert_eq!(
+        seen["entities"],
+        s["entities"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>()
+    );
+    let reasons: Vec<&str> = seen["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[2].as_str().unwrap())
+        .collect();
+    assert!(reasons.iter().any(|r| r.contains("is null")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("missing text")),
+        "{reasons:?}"
+    );
+
+    // A misspelt column is a clear error naming the file and the columns there are.
+    let bad = pipeline(
+        tmp.path(),
+        &format!(
+            "[source]\nkind = \"parquet\"\npaths = [\"{}\"]\nid_column = \"pmid\"",
+            input.display()
+        ),
+        &tmp.path().join("out2"),
+        "",
+    );
+    let (ok, _, err) = run(&bad, &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("no column \"pmid\"") && err.contains("doc, t, a"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kafka_documents_in_entity_messages_out_offsets_committed() {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let broker = common::Broker::start();
+    let (input, output) = (common::unique("docs"), common::unique("entities"));
+    broker.create_topic(&input, 2);
+    broker.create_topic(&output, 1);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .create()
+        .unwrap();
+    let mut payloads: Vec<(String, Vec<u8>)> = DOCS
+        .iter()
+        .map(|(id, t, a)| {
+            (
+                id.to_string(),
+                json!({"pmid": id, "title": t, "abstract": a})
+                    .to_string()
+                    .into_bytes(),
+            )
+        })
+        .collect();
+    payloads.push((
+        "1999".into(),
+        br#"{"pmid": "1999", "deleted": true}"#.to_vec(),
+    ));
+    payloads.push(("bad".into(), b"{not json".to_vec()));
+    payloads.push((
+        "utf8".into(),
+        b"{\"pmid\": \"7\", \"title\": \"\xff\"}".to_vec(),
+    ));
+    for (k, v) in &payloads {
+        producer
+            .send(BaseRecord::to(&input).key(k).payload(v))
+            .unwrap();
+    }
+    producer.flush(std::time::Duration::from_secs(10)).unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let group = common::unique("group");
+    let p = pipeline(
+        tmp.path(),
+        &format!("[source]\nkind = \"kafka\"\ntopic = \"{input}\"\ngroup_id = \"{group}\""),
+        &out,
+        &format!(
+            "[sinks.kafka]\ntopic = \"{output}\"\n[kafka]\nbrokers = \"{}\"\n",
+            broker.addr
+        ),
+    );
+    let (ok, s, err) = run(&p, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(s["documents"], 3, "{s}");
+    assert_eq!(s["deletions"], 1, "{s}");
+    assert_eq!(s["rejects"], 2, "{s}");
+
+    // One message per document and deletion, keyed by id, with the entities Parquet has.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .set("group.id", common::unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&output]).unwrap();
+    let mut messages = std::collections::BTreeMap::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while messages.len() < 4 && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(std::time::Duration::from_millis(500)) {
+            let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+            let v: Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            messages.insert(key, v);
+        }
+    }
+    assert_eq!(
+        messages.keys().collect::<Vec<_>>(),
+        ["1999", "2001", "2002", "2003"],
+        "{messages:?}"
+    );
+    assert_eq!(messages["1999"]["deleted"], true);
+    let in_messages: usize = messages
+        .values()
+        .map(|m| m["entities"].as_array().unwrap().len())
+        .sum();
+    let seen = read_back(&out, &docs_json());
+    assert_eq!(seen["entities"], in_messages, "{seen}");
+    assert_eq!(seen["bad"], json!([]), "{seen}");
+    assert!(
+        seen["meta"]["bioner.source.kafka.topic"].as_str() == Some(input.as_str()),
+        "{seen}"
+    );
+
+    // Offsets were committed: the same group finds nothing new.
+    let (ok, again, err) = run(&p, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (again["documents"].clone(), again["units"].clone()),
+        (json!(0), json!(0)),
+        "{again}"
+    );
+}
