@@ -207,3 +207,47 @@ pub fn infer(model: &NerModel, items: Vec<Annotated>, batching: Batching) -> Vec
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoder::Windows;
+
+    fn sentence(windows: &[usize]) -> Prepared {
+        Prepared {
+            windows: Windows {
+                ids: windows.iter().map(|&n| vec![0; n]).collect(),
+                words: Vec::new(),
+            },
+            heads: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn batches_stay_within_the_budget_and_cover_every_sentence_once() {
+        let lens = [5, 40, 12, 100, 7, 33, 64, 8, 9, 120];
+        let prepared: Vec<Prepared> = lens.iter().map(|&n| sentence(&[n])).collect();
+        let refs: Vec<&Prepared> = prepared.iter().collect();
+        let b = Batching {
+            token_budget: 128,
+            max_sentences: 3,
+        };
+        let out = batches(&refs, b);
+        let mut seen: Vec<usize> = out.iter().flatten().copied().collect();
+        seen.sort();
+        assert_eq!(seen, (0..lens.len()).collect::<Vec<_>>());
+        for batch in &out {
+            assert!(batch.len() <= 3);
+            let width = batch.iter().map(|&i| lens[i]).max().unwrap();
+            assert!(
+                batch.len() == 1 || batch.len() * width <= 128,
+                "{batch:?} over budget"
+            );
+            // Length-sorted: neighbours in a batch have similar lengths.
+            assert!(batch.windows(2).all(|w| lens[w[0]] <= lens[w[1]]));
+        }
+        // A sentence longer than the budget still gets a batch of its own.
+        let long = [sentence(&[128, 128])];
+        assert_eq!(batches(&[&long[0]], b), vec![vec![0]]);
+    }
+}
