@@ -3,6 +3,24 @@
 //! On another machine (e.g. a GPU host) `LD_LIBRARY_PATH` still takes precedence over RUNPATH.
 use std::path::PathBuf;
 
+/// Compiles the C++ shim for dynamic int8 linear layers (src/encoder/int8_linear.cpp) against
+/// libtorch's headers; it calls PyTorch ops that tch does not bind.
+fn int8_shim(libtorch: &std::path::Path) {
+    let root = libtorch.canonicalize().unwrap_or(libtorch.to_path_buf());
+    println!("cargo:rerun-if-changed=src/encoder/int8_linear.cpp");
+    cc::Build::new()
+        .cpp(true)
+        .file("src/encoder/int8_linear.cpp")
+        .include(root.join("include"))
+        .include(root.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+        .flag_if_supported("-Wno-unused-parameter")
+        .opt_level(2)
+        .warnings(false)
+        .compile("bioner_int8");
+}
+
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-changed=build.rs");
@@ -20,6 +38,7 @@ fn main() {
         return;
     }
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    int8_shim(&PathBuf::from(&libtorch));
     // Pass it on for `bioner info`.
     println!("cargo:rustc-env=BIONER_LIBTORCH_LIB={}", lib.display());
 }

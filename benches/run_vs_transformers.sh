@@ -35,6 +35,10 @@ dpkg -s time > /dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq 
 $PY -c "import transformers" 2> /dev/null \
   || $PY -m pip install -q --disable-pip-version-check "transformers==4.57.1"
 
+# Versions now: other people may commit while this runs.
+head="$(git rev-parse --short HEAD)"
+[[ -z "$(git status --porcelain -- src Cargo.toml Cargo.lock)" ]] || head="$head + uncommitted changes in src/"
+bin_built="$(date -r "$BIN" '+%F %T')"
 scratch="out/bench-run/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$scratch"
 pubtator="$DATA/pubmed_sample/pubtator"
@@ -59,29 +63,36 @@ device = "cpu"
 dir = "$scratch/bioner-out"
 EOF
 
-# Peak RSS (KiB) and wall seconds from a /usr/bin/time -v report.
+# Peak RSS (KiB), CPU share (%) and wall seconds from a /usr/bin/time -v report; the load
+# average before each run shows whether something else competed for the 2 cores.
 rss_kib() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
+cpu_pct() { awk -F': ' '/Percent of CPU/ {sub("%", "", $2); print $2}' "$1"; }
 wall_s() {
   awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0;
     for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$1"
 }
 
-bioner_cmd=("$BIN" run "$scratch/pipeline.toml" --force --json --quiet)
-echo "== bioner: ${bioner_cmd[*]}"
-if ! /usr/bin/time -v -o "$scratch/bioner.time" "${bioner_cmd[@]}" \
-    > "$scratch/bioner.json" 2> "$scratch/bioner.stderr"; then
-  echo "bioner run failed; its stderr:" >&2
-  cat "$scratch/bioner.stderr" >&2
-  exit 1
-fi
-cat "$scratch/bioner.stderr"
+# bioner twice: its default (int8 encoder on the CPU) and float32 throughout.
+for variant in int8 float32; do
+  int8=true; [[ "$variant" == float32 ]] && int8=false
+  bioner_cmd=("$BIN" run "$scratch/pipeline.toml" --force --json --quiet --set "model.int8=$int8"
+              --set "sinks.parquet.dir=$scratch/bioner-out-$variant")
+  echo "== bioner: ${bioner_cmd[*]}   (load average before: $(cut -d' ' -f1 /proc/loadavg))"
+  if ! /usr/bin/time -v -o "$scratch/bioner-$variant.time" "${bioner_cmd[@]}" \
+      > "$scratch/bioner-$variant.json" 2> "$scratch/bioner-$variant.stderr"; then
+    echo "bioner run failed; its stderr:" >&2
+    cat "$scratch/bioner-$variant.stderr" >&2
+    exit 1
+  fi
+  cat "$scratch/bioner-$variant.stderr"
+done
 
 for b in $HF_BATCHES; do
   max=()
   [[ "$b" == 1 && "$HF_BATCH1_DOCS" != "$N_DOCS" ]] && max=(--max-docs "$HF_BATCH1_DOCS")
   hf_cmd=("$PY" benches/hf_ner_pipeline.py bench --input "$scratch/abstracts.parquet"
           --encoder "$ENCODER" --batch "$b" "${max[@]}")
-  echo "== transformers: ${hf_cmd[*]}"
+  echo "== transformers: ${hf_cmd[*]}   (load average before: $(cut -d' ' -f1 /proc/loadavg))"
   /usr/bin/time -v -o "$scratch/hf-b$b.time" "${hf_cmd[@]}" \
     > "$scratch/hf-b$b.json" 2> "$scratch/hf-b$b.stderr" \
     || { echo "peer failed at batch $b:" >&2; cat "$scratch/hf-b$b.stderr" >&2; exit 1; }
@@ -89,23 +100,25 @@ for b in $HF_BATCHES; do
 done
 
 # One table and the verdict.
-rss_args=("bioner=$(rss_kib "$scratch/bioner.time"),$(wall_s "$scratch/bioner.time")")
-for b in $HF_BATCHES; do
-  rss_args+=("b$b=$(rss_kib "$scratch/hf-b$b.time"),$(wall_s "$scratch/hf-b$b.time")")
-done
+proc_stats() { echo "$(rss_kib "$1"),$(wall_s "$1"),$(cpu_pct "$1")"; }
+rss_args=("bioner=$(proc_stats "$scratch/bioner-int8.time")" "bioner32=$(proc_stats "$scratch/bioner-float32.time")")
+for b in $HF_BATCHES; do rss_args+=("b$b=$(proc_stats "$scratch/hf-b$b.time")"); done
 $PY - "$scratch" "$HF_BATCHES" "${rss_args[@]}" <<'EOF'
 import json, sys
 scratch, batches, *procs = sys.argv[1:]
 proc = {k: tuple(map(float, v.split(","))) for k, v in (p.split("=", 1) for p in procs)}
 mib = lambda kib: kib / 1024
-s = json.load(open(f"{scratch}/bioner.json"))
-rss, wall = proc["bioner"]
+s = json.load(open(f"{scratch}/bioner-int8.json"))
+rss, wall, b_cpu = proc["bioner"]
 b_rate = s["documents"] / wall
-rows = [("bioner run", "auto", s["documents"], wall, b_rate, mib(rss), sum(s["entities"].values()))]
+s32 = json.load(open(f"{scratch}/bioner-float32.json"))
+rss32, wall32, _ = proc["bioner32"]
+rows = [("bioner run (default: int8 encoder)", "token budget", s["documents"], wall, b_rate, mib(rss), sum(s["entities"].values())),
+        ("bioner run (model.int8=false)", "token budget", s32["documents"], wall32, s32["documents"] / wall32, mib(rss32), sum(s32["entities"].values()))]
 peers = []
 for b in batches.split():
     h = json.loads(open(f"{scratch}/hf-b{b}.json").read().strip().splitlines()[-1])
-    rss_h, wall_h = proc[f"b{b}"]
+    rss_h, wall_h, _ = proc[f"b{b}"]
     peers.append((h, rss_h, wall_h))
     rows.append(("transformers pipeline*", str(b), h["documents"], h["seconds"], h["docs_per_s"],
                  mib(rss_h), sum(h["entities"].values())))
@@ -120,6 +133,8 @@ print(f"""
 bioner: wall s = the whole process (model load included); peak RSS from /usr/bin/time -v.
   Entities by type: {s['entities']}. Its own summary: {s['documents']} documents in {s['seconds']:.1f} s
   = {s['documents'] / s['seconds']:.2f} documents/s ({s['sentences']} sentences, {s['tokens']} tokens, {s['rejects']} rejects).
+  Busy seconds per stage (int8 run): {s['stage_seconds']}.
+  CPU share of the process (time -v): bioner {b_cpu:.0f}%, {', '.join(f"b{b} {proc[f'b{b}'][2]:.0f}%" for b in batches.split())} (200% = both cores).
 * transformers: MiniLM encoder + RANDOMLY INITIALISED 5-label head: a speed/memory comparison
   only, its entities mean nothing. wall s = one timed pass after a 10-document warm-up, model
   load not included (~{h0['load_seconds']:.1f} s). Peak RSS: each batch size's own process,
@@ -137,6 +152,6 @@ EOF
 
 echo
 echo "command: $0 $*  (N_DOCS=$N_DOCS MODEL=$MODEL ENCODER=$ENCODER HF_BATCH1_DOCS=$HF_BATCH1_DOCS)"
-echo "versions: bioner $(git rev-parse --short HEAD)$([[ -z "$(git status --porcelain -- src Cargo.toml Cargo.lock)" ]] || echo ' + uncommitted changes in src/')," \
+echo "versions: bioner git HEAD $head (at the start; $BIN built $bin_built)," \
   "$($PY -c 'import transformers, torch; print(f"transformers {transformers.__version__}, torch {torch.__version__}")')," \
   "$(nproc) CPU cores; scratch $scratch"

@@ -100,6 +100,10 @@ enum Command {
         /// With --model: also write the predictions as a mentions table (Parquet).
         #[arg(long, requires = "model")]
         write_mentions: Option<PathBuf>,
+        /// With --model on the CPU: run the encoder in dynamic int8, as `model.int8` does in
+        /// `bioner run` (to measure what it costs).
+        #[arg(long, requires = "model")]
+        int8: bool,
     },
     /// Train the NER model (or a baseline) from a pipeline file: training split plus
     /// augmented shards, dev evaluation per epoch, early stopping, best checkpoint.
@@ -206,8 +210,16 @@ fn main() -> Result<()> {
             device,
             json,
             write_mentions,
+            int8,
             ..
-        } => commands::train::eval_model(&model, &split, device, json, write_mentions.as_deref()),
+        } => commands::train::eval_model(
+            &model,
+            &split,
+            device,
+            int8,
+            json,
+            write_mentions.as_deref(),
+        ),
         Command::Eval {
             gold: Some(gold),
             pred: Some(pred),

@@ -49,11 +49,17 @@ pub fn eval_model(
     model_dir: &Path,
     split: &Path,
     device: DeviceChoice,
+    int8: bool,
     json: bool,
     write_mentions: Option<&Path>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
-    let loaded = NerModel::load(model_dir, device.resolve()?)?;
+    let device = device.resolve()?;
+    let mut loaded = NerModel::load(model_dir, device)?;
+    if int8 {
+        anyhow::ensure!(device == tch::Device::Cpu, "--int8 is for the CPU");
+        loaded.model.quantize_int8().map_err(anyhow::Error::msg)?;
+    }
     let sentences = read_split(split, None)?;
     let (report, predictions) = evaluate(&loaded.model, &loaded.tokenizer, &sentences, 64)?;
     if let Some(path) = write_mentions {

@@ -10,6 +10,7 @@ use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
 use super::hf_dir::{BertConfig, HfModelDir, ModelDirError};
+use super::int8::{Dense, Int8Linear};
 use super::subwords::{Pooling, Windows};
 
 /// The activation named in `config.json` (`hidden_act`).
@@ -94,14 +95,16 @@ impl Embeddings {
 
 #[derive(Debug)]
 struct Layer {
-    query: nn::Linear,
-    key: nn::Linear,
-    value: nn::Linear,
-    attention_out: nn::Linear,
+    query: Dense,
+    key: Dense,
+    value: Dense,
+    attention_out: Dense,
     attention_norm: nn::LayerNorm,
-    intermediate: nn::Linear,
-    output: nn::Linear,
+    intermediate: Dense,
+    output: Dense,
     output_norm: nn::LayerNorm,
+    /// Query, key and value packed together for int8 inference.
+    qkv_int8: Option<Int8Linear>,
     heads: i64,
     activation: Activation,
     dropout: f64,
@@ -111,17 +114,17 @@ struct Layer {
 impl Layer {
     fn load(cfg: &BertConfig, p: nn::Path) -> Self {
         let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
-        let lin = Default::default();
         let att = &p / "attention";
         Self {
-            query: nn::linear(&att / "self" / "query", h, h, lin),
-            key: nn::linear(&att / "self" / "key", h, h, lin),
-            value: nn::linear(&att / "self" / "value", h, h, lin),
-            attention_out: nn::linear(&att / "output" / "dense", h, h, lin),
+            query: Dense::load(&att / "self" / "query", h, h),
+            key: Dense::load(&att / "self" / "key", h, h),
+            value: Dense::load(&att / "self" / "value", h, h),
+            attention_out: Dense::load(&att / "output" / "dense", h, h),
             attention_norm: layer_norm(cfg, &att / "output" / "LayerNorm"),
-            intermediate: nn::linear(&p / "intermediate" / "dense", h, i, lin),
-            output: nn::linear(&p / "output" / "dense", i, h, lin),
+            intermediate: Dense::load(&p / "intermediate" / "dense", h, i),
+            output: Dense::load(&p / "output" / "dense", i, h),
             output_norm: layer_norm(cfg, &p / "output" / "LayerNorm"),
+            qkv_int8: None,
             heads: cfg.num_attention_heads,
             activation: Activation::from_config(&cfg.hidden_act),
             dropout: cfg.hidden_dropout_prob,
@@ -133,21 +136,39 @@ impl Layer {
     fn forward(&self, x: &Tensor, mask_bias: &Tensor, train: bool) -> Tensor {
         let (b, t, hidden) = x.size3().expect("[batch, tokens, hidden]");
         let d = hidden / self.heads;
-        let split = |y: Tensor| y.view([b, t, self.heads, d]).transpose(1, 2);
-        let (q, k, v) = (
-            split(self.query.forward(x)),
-            split(self.key.forward(x)),
-            split(self.value.forward(x)),
-        );
-        let scores = q.matmul(&k.transpose(-1, -2)) / (d as f64).sqrt() + mask_bias;
-        let probs = scores
-            .softmax(-1, scores.kind())
-            .dropout(self.attention_dropout, train);
-        let context = probs
-            .matmul(&v)
-            .transpose(1, 2)
-            .contiguous()
-            .view([b, t, hidden]);
+        // Queries, keys and values as [batch, heads, tokens, d]; with int8 from one packed
+        // layer (one activation quantization instead of three).
+        let (q, k, v) = match &self.qkv_int8 {
+            Some(qkv) if x.kind() == Kind::Float && !x.requires_grad() => {
+                let y = qkv
+                    .forward(x)
+                    .view([b, t, 3, self.heads, d])
+                    .permute([2, 0, 3, 1, 4]);
+                (y.get(0), y.get(1), y.get(2))
+            }
+            _ => {
+                let split = |y: Tensor| y.view([b, t, self.heads, d]).transpose(1, 2);
+                (
+                    split(self.query.forward(x)),
+                    split(self.key.forward(x)),
+                    split(self.value.forward(x)),
+                )
+            }
+        };
+        // softmax(q kᵀ / √d + mask) v, fused by libtorch.
+        let dropout = if train { self.attention_dropout } else { 0.0 };
+        let context = Tensor::scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            Some(mask_bias),
+            dropout,
+            false,
+            None,
+            false,
+        )
+        .transpose(1, 2)
+        .reshape([b, t, hidden]);
         let attended = self.attention_norm.forward(
             &(self
                 .attention_out
@@ -248,6 +269,28 @@ impl BertEncoder {
 
     pub fn config(&self) -> &BertConfig {
         &self.config
+    }
+
+    /// Switches every linear layer of the encoder to dynamic int8 for CPU inference (the
+    /// weights must be on the CPU). Gradients and other dtypes still use the float weights.
+    pub fn quantize_int8(&mut self) -> Result<(), String> {
+        for layer in &mut self.layers {
+            let parts = [&layer.query, &layer.key, &layer.value];
+            let weight = Tensor::cat(&parts.map(|d| &d.linear().ws), 0);
+            let bias: Option<Vec<&Tensor>> = parts.iter().map(|d| d.linear().bs.as_ref()).collect();
+            layer.qkv_int8 = Some(Int8Linear::pack(
+                &weight,
+                bias.map(|b| Tensor::cat(&b, 0)).as_ref(),
+            )?);
+            for d in [
+                &mut layer.attention_out,
+                &mut layer.intermediate,
+                &mut layer.output,
+            ] {
+                d.quantize()?;
+            }
+        }
+        Ok(())
     }
 
     /// Token states of the last layer, [batch, tokens, hidden]. `ids` and `attention_mask`

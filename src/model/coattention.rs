@@ -31,21 +31,49 @@ impl CoAttention {
         }
     }
 
-    /// `h`: [n, d] word states, `g`: [n, d] GCN states, `e`: [k, d] label states.
-    /// Returns (H_l^t, H_t^l), both [n, d].
-    pub fn forward(&self, h: &Tensor, g: &Tensor, e: &Tensor) -> (Tensor, Tensor) {
+    /// `h`: [n, d] word states and `g`: [n, d] GCN states of several sentences concatenated,
+    /// `sentence`: [n] the sentence index of each word (0..sentences), `e`: [k, d] label states.
+    /// Returns (H_l^t, H_t^l), both [n, d]. Column normalisation (over the words of a sentence)
+    /// runs per sentence, so a batch gives each sentence what it would get alone.
+    pub fn forward(
+        &self,
+        h: &Tensor,
+        g: &Tensor,
+        e: &Tensor,
+        sentence: &Tensor,
+        sentences: i64,
+    ) -> (Tensor, Tensor) {
         // eq. 3: M = wᵀ[h_x, G_x, h_e]  ->  [n, k]
         let m = self.w_h.forward(h)
             + self.w_g.forward(g)
             + self.w_e.forward(e).transpose(0, 1)
             + (h * &self.w_m).matmul(&e.transpose(0, 1));
-        // Row-wise (over labels) and column-wise (over words) normalisation: M_r, M_c.
+        let k = m.size()[1];
+        let opts = (m.kind(), m.device());
+        // Row-wise (over labels) normalisation M_r.
         let m_r = m.softmax(1, m.kind());
-        let m_c = m.softmax(0, m.kind());
+        // Column-wise (over each sentence's words) normalisation M_c: a softmax per segment,
+        // shifted by the segment's maximum (detached: the shift does not change the value).
+        let max = Tensor::full([sentences, k], f64::NEG_INFINITY, opts).index_reduce(
+            0,
+            sentence,
+            &m.detach(),
+            "amax",
+            true,
+        );
+        let exp = (&m - max.index_select(0, sentence)).exp();
+        let total = Tensor::zeros([sentences, k], opts).index_add(0, sentence, &exp);
+        let m_c = exp / total.index_select(0, sentence);
         // eq. 4: H_l^t = M_r h_e
         let h_lt = m_r.matmul(e);
-        // eq. 5: H_t^l = M_r M_c^T h_x
-        let h_tl = m_r.matmul(&m_c.transpose(0, 1).matmul(h));
+        // eq. 5: H_t^l = M_r M_c^T h_x, with M_c^T h_x [k, d] summed per sentence.
+        let d = h.size()[1];
+        let per_word = m_c.unsqueeze(2) * h.unsqueeze(1);
+        let per_sentence = Tensor::zeros([sentences, k, d], opts).index_add(0, sentence, &per_word);
+        let h_tl = m_r
+            .unsqueeze(1)
+            .bmm(&per_sentence.index_select(0, sentence))
+            .squeeze_dim(1);
         (h_lt, h_tl)
     }
 }

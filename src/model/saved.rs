@@ -68,6 +68,15 @@ impl NerModel {
         }
     }
 
+    /// Runs the encoder's linear layers in dynamic int8 (CPU inference; see
+    /// [`crate::encoder::Int8Linear`]).
+    pub fn quantize_int8(&mut self) -> Result<(), String> {
+        match &mut self.net {
+            Net::Span(m) => m.quantize_int8(),
+            Net::Baseline(b) => b.encoder.quantize_int8(),
+        }
+    }
+
     /// Subword windows and tree of one sentence of words (see [`Prepared::new`]).
     pub fn prepare(
         &self,

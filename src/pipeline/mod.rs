@@ -145,7 +145,13 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
         path: config.model.dir.clone(),
         source,
     };
-    let loaded = NerModel::load(&config.model.dir, device).map_err(model_err)?;
+    let mut loaded = NerModel::load(&config.model.dir, device).map_err(model_err)?;
+    if config.model.int8 && device == tch::Device::Cpu {
+        loaded
+            .model
+            .quantize_int8()
+            .map_err(|e| PipelineError::Config(format!("model.int8: {e}")))?;
+    }
     let stamp = Stamp {
         model_id: model_id(&config.model.dir)?,
         run_id: new_run_id(),
@@ -287,8 +293,11 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
             }
         });
         let annotator = scope.spawn(|| {
+            let mut busy = 0.0;
             for c in rx_records {
+                let t = Instant::now();
                 let items = text.run(c.items);
+                busy += t.elapsed().as_secs_f64();
                 if tx_text
                     .send(Chunk {
                         unit: c.unit,
@@ -301,6 +310,7 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
                 }
             }
             drop(tx_text);
+            busy
         });
         let writer = scope.spawn(|| {
             write_units(
@@ -314,8 +324,11 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
             )
         });
         // The model runs on this thread.
+        let mut model_busy = 0.0;
         for c in rx_text {
+            let t = Instant::now();
             let items = stages::infer(&loaded.model, c.items, batching);
+            model_busy += t.elapsed().as_secs_f64();
             if tx_done
                 .send(Chunk {
                     unit: c.unit,
@@ -329,12 +342,14 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
         }
         drop(tx_done);
         let written = writer.join().map_err(|_| PipelineError::Stage("writer"))?;
-        annotator.join().map_err(|_| PipelineError::Stage("text"))?;
+        let text_busy = annotator.join().map_err(|_| PipelineError::Stage("text"))?;
         let read = reader.join().map_err(|_| PipelineError::Stage("source"))?;
-        written.and(read)
+        written.and(read).map(|()| (text_busy, model_busy))
     });
     progress.finish_and_clear();
-    outcome?;
+    let (text_busy, model_busy) = outcome?;
+    summary.stage_seconds.insert("text".into(), text_busy);
+    summary.stage_seconds.insert("model".into(), model_busy);
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
@@ -467,9 +482,11 @@ fn write_units(
                 .push((unit.source_meta[0].1.clone(), reason.clone()));
             continue;
         }
+        let t = Instant::now();
         for sink in sinks.iter_mut() {
             sink.write(&out, stamp)?;
         }
+        *summary.stage_seconds.entry("sinks".into()).or_default() += t.elapsed().as_secs_f64();
         match &unit.commit {
             Commit::File(file) => {
                 if let Some(m) = manifest.as_deref_mut() {

@@ -31,6 +31,9 @@ pub struct RunSummary {
     pub rejects_by_reason: BTreeMap<String, usize>,
     pub reject_examples: Vec<Reject>,
     pub seconds: f64,
+    /// Busy time of each stage (text: split, tokenize, parse, subwords; model; sinks): the
+    /// stage with the most is the one to give resources to.
+    pub stage_seconds: BTreeMap<String, f64>,
     /// Where output went: sinks, and the manifest.
     pub outputs: Vec<String>,
 }
@@ -124,6 +127,14 @@ impl fmt::Display for RunSummary {
             self.tokens_per_second(),
             self.seconds
         )?;
+        if !self.stage_seconds.is_empty() {
+            let busy: Vec<String> = self
+                .stage_seconds
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.1} s"))
+                .collect();
+            writeln!(f, "  busy: {}", busy.join(", "))?;
+        }
         writeln!(f, "  rejected records: {}", self.rejects)?;
         for (reason, n) in &self.rejects_by_reason {
             writeln!(f, "    {n:>6}  {reason}")?;
