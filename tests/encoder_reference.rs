@@ -98,7 +98,10 @@ fn int8_encoder_stays_close_to_float() {
     let cos = Tensor::cosine_similarity(&float, &int8, -1, 1e-8);
     let worst = f64::try_from(cos.min()).unwrap();
     assert!(worst > 0.98, "worst token cosine similarity {worst}");
-    assert!(f64::try_from((&float - &int8).abs().max()).unwrap() > 0.0, "int8 path used");
+    assert!(
+        f64::try_from((&float - &int8).abs().max()).unwrap() > 0.0,
+        "int8 path used"
+    );
 }
 
 #[test]
