@@ -32,7 +32,8 @@ impl CoAttention {
     }
 
     /// `h`: [n, d] word states and `g`: [n, d] GCN states of several sentences concatenated,
-    /// `sentence`: [n] the sentence index of each word (0..sentences), `e`: [k, d] label states.
+    /// `sentence`: [n] the sentence index of each word, `lengths`: [sentences] the words of each
+    /// sentence (consecutive in `h`), `e`: [k, d] label states.
     /// Returns (H_l^t, H_t^l), both [n, d]. Column normalisation (over the words of a sentence)
     /// runs per sentence, so a batch gives each sentence what it would get alone.
     pub fn forward(
@@ -41,25 +42,28 @@ impl CoAttention {
         g: &Tensor,
         e: &Tensor,
         sentence: &Tensor,
-        sentences: i64,
+        lengths: &Tensor,
     ) -> (Tensor, Tensor) {
         // eq. 3: M = wᵀ[h_x, G_x, h_e]  ->  [n, k]
         let m = self.w_h.forward(h)
             + self.w_g.forward(g)
             + self.w_e.forward(e).transpose(0, 1)
             + (h * &self.w_m).matmul(&e.transpose(0, 1));
-        let k = m.size()[1];
+        let (k, sentences) = (m.size()[1], lengths.size()[0]);
         let opts = (m.kind(), m.device());
         // Row-wise (over labels) normalisation M_r.
         let m_r = m.softmax(1, m.kind());
         // Column-wise (over each sentence's words) normalisation M_c: a softmax per segment,
         // shifted by the segment's maximum (detached: the shift does not change the value).
-        let max = Tensor::full([sentences, k], f64::NEG_INFINITY, opts).index_reduce(
-            0,
-            sentence,
+        let max = Tensor::segment_reduce(
             &m.detach(),
-            "amax",
-            true,
+            "max",
+            Some(lengths),
+            None::<&Tensor>,
+            None,
+            0,
+            false,
+            f64::NEG_INFINITY,
         );
         let exp = (&m - max.index_select(0, sentence)).exp();
         let total = Tensor::zeros([sentences, k], opts).index_add(0, sentence, &exp);

@@ -273,7 +273,9 @@ impl SpanNer {
                     .flat_map(|(k, r)| std::iter::repeat_n(k as i64, r.len()))
                     .collect();
                 let sentence = Tensor::from_slice(&sentence).to(device);
-                let (h_lt, h_tl) = co.forward(&h, &g, &e, &sentence, batch.len() as i64);
+                let lengths: Vec<i64> = words.iter().map(|r| r.len() as i64).collect();
+                let lengths = Tensor::from_slice(&lengths).to(device);
+                let (h_lt, h_tl) = co.forward(&h, &g, &e, &sentence, &lengths);
                 Tensor::cat(&[&u, &h_lt, &(&u * &h_lt), &(&u * &h_tl)], 1)
             }
             None => u,
