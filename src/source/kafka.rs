@@ -142,9 +142,10 @@ impl KafkaSource {
             .map_err(|e| format!("{topic}/{partition} offset {next_offset}: {e}"))
     }
 
-    fn unit(&self, partition: i32, open: &Open) -> Arc<Unit> {
+    /// The last chunk of `open`, which ends its unit.
+    fn close(&self, partition: i32, open: Open) -> RecordChunk {
         let last = open.next - 1;
-        Arc::new(Unit {
+        let unit = Arc::new(Unit {
             id: open.id,
             name: format!("{}-{partition}-{:020}", self.topic, open.first),
             source_meta: vec![
@@ -159,7 +160,12 @@ impl KafkaSource {
                 next_offset: open.next,
             },
             failed: None,
-        })
+        });
+        Chunk {
+            unit: open.id,
+            items: open.buf,
+            end: Some(unit),
+        }
     }
 
     /// Consumes into record chunks until caught up (or, when following, until `stop`).
@@ -187,12 +193,7 @@ impl KafkaSource {
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     at_end.insert(p);
                     if let Some(o) = open.remove(&p) {
-                        let unit = self.unit(p, &o);
-                        send(Chunk {
-                            unit: o.id,
-                            items: o.buf,
-                            end: Some(unit),
-                        })?;
+                        send(self.close(p, o))?;
                     }
                     if !self.follow && self.caught_up(&at_end, last_message)? {
                         return Ok(());
@@ -208,13 +209,7 @@ impl KafkaSource {
                     // A gap or a rewind (a rebalance moved the partition) closes the open unit
                     // at what it holds, which is contiguous.
                     if open.get(&p).is_some_and(|o| o.next != offset) {
-                        let o = open.remove(&p).expect("checked");
-                        let unit = self.unit(p, &o);
-                        send(Chunk {
-                            unit: o.id,
-                            items: o.buf,
-                            end: Some(unit),
-                        })?;
+                        send(self.close(p, open.remove(&p).expect("checked")))?;
                     }
                     let o = open.entry(p).or_insert_with(|| {
                         next_id += 1;
@@ -229,13 +224,7 @@ impl KafkaSource {
                     o.buf.push(parse_message(m.payload(), origin, self.limits));
                     o.next = offset + 1;
                     if o.next % self.unit_messages == 0 {
-                        let o = open.remove(&p).expect("present");
-                        let unit = self.unit(p, &o);
-                        send(Chunk {
-                            unit: o.id,
-                            items: o.buf,
-                            end: Some(unit),
-                        })?;
+                        send(self.close(p, open.remove(&p).expect("present")))?;
                     } else if o.buf.len() >= chunk {
                         let items = std::mem::take(&mut o.buf);
                         send(Chunk {
