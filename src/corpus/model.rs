@@ -9,6 +9,25 @@ pub struct Document {
     pub sections: Vec<Section>,
 }
 
+impl Document {
+    /// A document with a `title` and an `abstract` section (PubMed's shape).
+    pub fn title_abstract(id: String, title: String, abstract_text: String) -> Self {
+        Self {
+            id,
+            sections: vec![
+                Section {
+                    name: "title".into(),
+                    text: title,
+                },
+                Section {
+                    name: "abstract".into(),
+                    text: abstract_text,
+                },
+            ],
+        }
+    }
+}
+
 /// A named stretch of text (`title`, `abstract`, `text`, or a record section name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {

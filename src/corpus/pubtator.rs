@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::error::{CorpusError, Location, read_utf8};
-use super::model::{CharIndex, Corpus, Document, Problem, Section};
+use super::model::{CharIndex, Corpus, Document, Problem};
 
 /// Reads one PubTator file.
 pub fn read_pubtator(path: &Path) -> Result<Corpus, CorpusError> {
@@ -191,19 +191,9 @@ impl PendingDoc {
             }
             corpus.mentions.push(mention);
         }
-        corpus.documents.push(Document {
-            id: self.pmid,
-            sections: vec![
-                Section {
-                    name: "title".into(),
-                    text: title,
-                },
-                Section {
-                    name: "abstract".into(),
-                    text: abstract_,
-                },
-            ],
-        });
+        corpus
+            .documents
+            .push(Document::title_abstract(self.pmid, title, abstract_));
         Ok(())
     }
 }

@@ -292,26 +292,7 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
                 }
             }
         });
-        let annotator = scope.spawn(|| {
-            let mut busy = 0.0;
-            for c in rx_records {
-                let t = Instant::now();
-                let items = text.run(c.items);
-                busy += t.elapsed().as_secs_f64();
-                if tx_text
-                    .send(Chunk {
-                        unit: c.unit,
-                        items,
-                        end: c.end,
-                    })
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            drop(tx_text);
-            busy
-        });
+        let annotator = scope.spawn(|| stage(rx_records, tx_text, |items| text.run(items)));
         let writer = scope.spawn(|| {
             write_units(
                 rx_done,
@@ -324,23 +305,9 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
             )
         });
         // The model runs on this thread.
-        let mut model_busy = 0.0;
-        for c in rx_text {
-            let t = Instant::now();
-            let items = stages::infer(&loaded.model, c.items, batching);
-            model_busy += t.elapsed().as_secs_f64();
-            if tx_done
-                .send(Chunk {
-                    unit: c.unit,
-                    items,
-                    end: c.end,
-                })
-                .is_err()
-            {
-                break;
-            }
-        }
-        drop(tx_done);
+        let model_busy = stage(rx_text, tx_done, |items| {
+            stages::infer(&loaded.model, items, batching)
+        });
         let written = writer.join().map_err(|_| PipelineError::Stage("writer"))?;
         let text_busy = annotator.join().map_err(|_| PipelineError::Stage("text"))?;
         let read = reader.join().map_err(|_| PipelineError::Stage("source"))?;
@@ -352,6 +319,31 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
     summary.stage_seconds.insert("model".into(), model_busy);
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// One compute stage: maps each chunk's items with `f` and passes the chunk on, until the input
+/// closes or the next stage is gone (then its channel closes in turn). Returns the seconds
+/// spent in `f`.
+fn stage<T, U>(
+    rx: Receiver<Chunk<T>>,
+    tx: SyncSender<Chunk<U>>,
+    mut f: impl FnMut(Vec<T>) -> Vec<U>,
+) -> f64 {
+    let mut busy = 0.0;
+    for c in rx {
+        let t = Instant::now();
+        let items = f(c.items);
+        busy += t.elapsed().as_secs_f64();
+        let next = Chunk {
+            unit: c.unit,
+            items,
+            end: c.end,
+        };
+        if tx.send(next).is_err() {
+            break;
+        }
+    }
+    busy
 }
 
 fn progress_bar(show: bool) -> indicatif::ProgressBar {

@@ -8,7 +8,7 @@ pub mod kafka;
 pub mod parquet;
 pub mod pubmed;
 
-use crate::corpus::{Document, Section};
+use crate::corpus::Document;
 
 /// Limits every source applies to a document's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,19 +94,7 @@ pub fn document(
             limits.max_text_bytes
         ));
     }
-    Ok(Document {
-        id,
-        sections: vec![
-            Section {
-                name: "title".into(),
-                text: title,
-            },
-            Section {
-                name: "abstract".into(),
-                text: abstract_text,
-            },
-        ],
-    })
+    Ok(Document::title_abstract(id, title, abstract_text))
 }
 
 #[cfg(test)]
