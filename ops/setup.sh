@@ -60,7 +60,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha256 2>/dev/null)
     }
   fi
   log "installing ops/requirements.txt into .venv (torch is ~3 GB; first run takes a minute or two)"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r ops/requirements.txt
+  .venv/bin/python -m pip install -q --no-cache-dir --disable-pip-version-check -r ops/requirements.txt
   echo "$req_hash" > .venv/.requirements.sha256
 fi
 torch_dir="$(.venv/bin/python -c 'import torch, os; print(os.path.dirname(torch.__file__))' 2>/dev/null)"

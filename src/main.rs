@@ -104,6 +104,10 @@ enum Command {
         /// `bioner run` (to measure what it costs).
         #[arg(long, requires = "model")]
         int8: bool,
+        /// With --model: override the model's boundary threshold (0 classifies every
+        /// candidate span; see docs/MODEL.md).
+        #[arg(long, requires = "model")]
+        boundary_threshold: Option<f32>,
     },
     /// Train the NER model (or a baseline) from a pipeline file: training split plus
     /// augmented shards, dev evaluation per epoch, early stopping, best checkpoint.
@@ -211,12 +215,14 @@ fn main() -> Result<()> {
             json,
             write_mentions,
             int8,
+            boundary_threshold,
             ..
         } => commands::train::eval_model(
             &model,
             &split,
             device,
             int8,
+            boundary_threshold,
             json,
             write_mentions.as_deref(),
         ),

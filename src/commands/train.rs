@@ -50,6 +50,7 @@ pub fn eval_model(
     split: &Path,
     device: DeviceChoice,
     int8: bool,
+    boundary_threshold: Option<f32>,
     json: bool,
     write_mentions: Option<&Path>,
 ) -> Result<()> {
@@ -59,6 +60,9 @@ pub fn eval_model(
     if int8 {
         anyhow::ensure!(device == tch::Device::Cpu, "--int8 is for the CPU");
         loaded.model.quantize_int8().map_err(anyhow::Error::msg)?;
+    }
+    if let Some(t) = boundary_threshold {
+        loaded.model.set_boundary_threshold(t);
     }
     let sentences = read_split(split, None)?;
     let (report, predictions) = evaluate(&loaded.model, &loaded.tokenizer, &sentences, 64)?;

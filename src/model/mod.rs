@@ -58,6 +58,12 @@ pub struct SpanNerConfig {
     /// Subwords per encoder window (special tokens included).
     #[serde(default = "default_window")]
     pub max_subwords: usize,
+    /// At inference, classify only the candidate spans whose first word's start probability
+    /// and last word's end probability (eq. 7) both reach this value: the boundary detector
+    /// runs first and the span classifier on what it lets through (section 3.4). 0 classifies
+    /// every candidate. Training always classifies every candidate.
+    #[serde(default = "default_boundary_threshold")]
+    pub boundary_threshold: f32,
 }
 
 fn default_max_span() -> usize {
@@ -72,6 +78,12 @@ fn default_dropout() -> f64 {
 fn default_window() -> usize {
     512
 }
+fn default_boundary_threshold() -> f32 {
+    BOUNDARY_THRESHOLD
+}
+
+/// Default [`SpanNerConfig::boundary_threshold`].
+pub const BOUNDARY_THRESHOLD: f32 = 0.05;
 
 impl SpanNerConfig {
     pub fn new(labels: Vec<String>) -> Self {
@@ -300,6 +312,20 @@ impl SpanNer {
         let end = self.end.forward(&b);
         // eq. 9: V_span = [B_i + B_j; B_i - B_j] over the projected boundary states.
         let bp = self.project.forward(&b).relu();
+        // Boundary detection first (section 3.4): at inference a candidate goes on to span
+        // classification only if its first word may start and its last word may end an entity.
+        let threshold = self.config.boundary_threshold;
+        let gate = (!train && threshold > 0.0).then(|| {
+            let p = |t: &Tensor| {
+                Vec::<f32>::try_from(
+                    t.softmax(-1, Kind::Float)
+                        .select(1, 1)
+                        .to_device(Device::Cpu),
+                )
+                .unwrap_or_default()
+            };
+            (p(&start), p(&end))
+        });
         let (mut firsts, mut lasts) = (Vec::new(), Vec::new());
         let mut spans = Vec::with_capacity(batch.len());
         let mut span_ranges = Vec::with_capacity(batch.len());
@@ -307,6 +333,12 @@ impl SpanNer {
             let n = r.len();
             let local: Vec<(usize, usize)> = (0..n)
                 .flat_map(|i| (i + 1..=(i + self.config.max_span_len).min(n)).map(move |j| (i, j)))
+                .filter(|&(i, j)| match &gate {
+                    Some((p_start, p_end)) => {
+                        p_start[r.start + i] >= threshold && p_end[r.start + j - 1] >= threshold
+                    }
+                    None => true,
+                })
                 .collect();
             span_ranges.push(firsts.len()..firsts.len() + local.len());
             for &(i, j) in &local {
@@ -319,16 +351,22 @@ impl SpanNer {
             no_spans()
         } else {
             // eq. 10's hidden layer on V_span = [B_i + B_j; B_i - B_j] is linear in B_i and B_j:
-            // W [B_i + B_j; B_i - B_j] = (W₁ + W₂) B_i + (W₁ - W₂) B_j. Both products are taken
-            // once per word, and each span only adds two rows: ten times fewer
-            // multiplications than building V_span for the ~10 spans per word.
+            // W [B_i + B_j; B_i - B_j] = (W₁ + W₂) B_i + (W₁ - W₂) B_j. With ~10 candidates per
+            // word (training), both products are taken once per word and each span only adds
+            // two rows; with fewer candidates than words (gated inference), the rows are
+            // gathered first.
             let w = &self.span_hidden.ws;
             let hidden = w.size()[0];
             let (w1, w2) = (w.narrow(1, 0, hidden), w.narrow(1, hidden, hidden));
-            let from_first = bp.matmul(&(&w1 + &w2).tr());
-            let from_last = bp.matmul(&(&w1 - &w2).tr());
-            let mut z = from_first.index_select(0, &Tensor::from_slice(&firsts).to(device))
-                + from_last.index_select(0, &Tensor::from_slice(&lasts).to(device));
+            let firsts = Tensor::from_slice(&firsts).to(device);
+            let lasts = Tensor::from_slice(&lasts).to(device);
+            let mut z = if firsts.size()[0] < total {
+                bp.index_select(0, &firsts).matmul(&(&w1 + &w2).tr())
+                    + bp.index_select(0, &lasts).matmul(&(&w1 - &w2).tr())
+            } else {
+                bp.matmul(&(&w1 + &w2).tr()).index_select(0, &firsts)
+                    + bp.matmul(&(&w1 - &w2).tr()).index_select(0, &lasts)
+            };
             if let Some(bias) = &self.span_hidden.bs {
                 z += bias;
             }

@@ -68,6 +68,14 @@ impl NerModel {
         }
     }
 
+    /// Sets [`SpanNerConfig::boundary_threshold`] (0 classifies every candidate span).
+    pub fn set_boundary_threshold(&mut self, threshold: f32) {
+        self.config.boundary_threshold = threshold;
+        if let Net::Span(m) = &mut self.net {
+            m.config.boundary_threshold = threshold;
+        }
+    }
+
     /// Runs the encoder's linear layers in dynamic int8 (CPU inference; see
     /// [`crate::encoder::Int8Linear`]).
     pub fn quantize_int8(&mut self) -> Result<(), String> {

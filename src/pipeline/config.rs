@@ -123,6 +123,11 @@ pub struct RunModelConfig {
     /// At most this many sentences per batch.
     #[serde(default = "default_max_batch")]
     pub max_batch_sentences: usize,
+    /// Overrides the model's boundary threshold: span classification runs only on candidates
+    /// whose first and last words pass the boundary detector at this probability (0 = every
+    /// candidate; default: the model's own, 0.05; docs/MODEL.md).
+    #[serde(default)]
+    pub boundary_threshold: Option<f32>,
 }
 
 fn default_parser() -> PathBuf {
@@ -231,6 +236,13 @@ impl RunConfig {
         }
         if self.model.token_budget == 0 || self.model.max_batch_sentences == 0 {
             return Err("model.token_budget and model.max_batch_sentences must be positive".into());
+        }
+        if let Some(t) = self.model.boundary_threshold
+            && !(0.0..1.0).contains(&t)
+        {
+            return Err(format!(
+                "model.boundary_threshold must be in [0, 1), got {t}"
+            ));
         }
         if self.run.chunk_documents == 0 {
             return Err("run.chunk_documents must be positive".into());

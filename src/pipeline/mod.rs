@@ -152,6 +152,9 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
             .quantize_int8()
             .map_err(|e| PipelineError::Config(format!("model.int8: {e}")))?;
     }
+    if let Some(t) = config.model.boundary_threshold {
+        loaded.model.set_boundary_threshold(t);
+    }
     let stamp = Stamp {
         model_id: model_id(&config.model.dir)?,
         run_id: new_run_id(),

@@ -124,6 +124,7 @@ impl ModelConfig {
             multitask: self.multitask,
             dropout: self.dropout,
             max_subwords: self.max_subwords,
+            boundary_threshold: crate::model::BOUNDARY_THRESHOLD,
         }
     }
 }
