@@ -14,6 +14,7 @@ pub mod config;
 pub mod corpus;
 pub mod encoder;
 pub mod eval;
+pub mod fsutil;
 pub mod kafka;
 pub mod model;
 pub mod parse;

@@ -115,6 +115,14 @@ enum Command {
     /// Run an inference pipeline: documents from PubMed XML, Parquet or Kafka, entity spans
     /// to Parquet and/or Kafka, a summary at the end (pipelines/README.md).
     Run(commands::run::RunArgs),
+    /// Put a PubMed dump (XML files or Parquet) onto a Kafka topic for a consumer group of
+    /// `bioner run` workers: one JSON message per record, keyed by PMID; deletions included.
+    Publish(commands::publish::PublishArgs),
+    /// Kafka topics for the workers (docs/OPERATIONS.md).
+    Topics {
+        #[command(subcommand)]
+        command: commands::publish::TopicsCommand,
+    },
     /// Show what this installation has: libtorch and devices, librdkafka, the encoder.
     Info {
         /// Hugging Face model directory of the encoder.
@@ -245,6 +253,8 @@ fn main() -> Result<()> {
         }
         Command::Train(args) => commands::train::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Publish(args) => commands::publish::publish(args),
+        Command::Topics { command } => commands::publish::topics(command),
     }
 }
 

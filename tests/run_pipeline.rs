@@ -9,68 +9,8 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_json::{Value, json};
-
-use common::bioner_ok as bioner;
-
-/// A model trained on the fixture corpus and the parser it uses, made once per test binary.
-struct Fixture {
-    _dir: tempfile::TempDir,
-    model: PathBuf,
-    parser: PathBuf,
-}
-
-fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let parser = common::mini_parser(root);
-        let data = root.join("data");
-        common::bc5cdr_fixture(&data);
-        let corpora = root.join("corpora");
-        bioner(&[
-            "import",
-            "bc5cdr",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            corpora.to_str().unwrap(),
-        ]);
-        let train = corpora.join("bc5cdr/train");
-        bioner(&[
-            "parse",
-            train.to_str().unwrap(),
-            "--model",
-            parser.to_str().unwrap(),
-        ]);
-        let model = root.join("model");
-        let pipeline = root.join("train.toml");
-        std::fs::write(
-            &pipeline,
-            format!(
-                "[data]\ntrain = \"{t}\"\ndev = \"{t}\"\nexclude_dev_documents = false\n\
-                 [model]\nencoder = \"{e}\"\noverlap = \"flat\"\n\
-                 [optim]\nepochs = 30\nbatch_sentences = 2\nencoder_lr = 1e-4\nhead_lr = 3e-3\n\
-                 warmup = 0.0\npatience = 30\nthreads = 2\n[output]\ndir = \"{o}\"\n",
-                t = train.display(),
-                e = common::project_root()
-                    .join("models/all-MiniLM-L6-v2")
-                    .display(),
-                o = model.display()
-            ),
-        )
-        .unwrap();
-        bioner(&["train", pipeline.to_str().unwrap()]);
-        Fixture {
-            _dir: dir,
-            model,
-            parser,
-        }
-    })
-}
 
 /// Title and abstract of the test documents: the fixture corpus's words (so the model finds
 /// entities), with non-ASCII text before them so character and byte offsets differ.
@@ -88,29 +28,16 @@ const DOCS: [(&str, &str, &str); 3] = [
     ("2003", "Delirium after famotidine.", ""),
 ];
 
-fn article(pmid: &str, title: &str, abs: &str) -> String {
-    let abstract_xml = if abs.is_empty() {
-        String::new()
-    } else {
-        format!("<Abstract><AbstractText>{abs}</AbstractText></Abstract>")
-    };
-    format!(
-        "<PubmedArticle><MedlineCitation Status=\"MEDLINE\" Owner=\"NLM\">\
-         <PMID Version=\"1\">{pmid}</PMID><Article><ArticleTitle>{title}</ArticleTitle>\
-         {abstract_xml}</Article></MedlineCitation></PubmedArticle>\n"
-    )
-}
-
 /// A gzip PubMed XML file with the three documents, a malformed record, a record without
 /// text and a deletion.
 fn write_xml(path: &Path) {
     let mut xml = String::from("<?xml version=\"1.0\"?>\n<PubmedArticleSet>\n");
-    xml += &article(DOCS[0].0, DOCS[0].1, DOCS[0].2);
+    xml += &common::pubmed_article(DOCS[0].0, DOCS[0].1, DOCS[0].2);
     xml += "<PubmedArticle><MedlineCitation><PMID Version=\"1\">2009</PMID><Article>\
             <ArticleTitle>Broken</Title></Article></MedlineCitation></PubmedArticle>\n";
-    xml += &article(DOCS[1].0, DOCS[1].1, DOCS[1].2);
-    xml += &article("2010", "", "");
-    xml += &article(DOCS[2].0, DOCS[2].1, DOCS[2].2);
+    xml += &common::pubmed_article(DOCS[1].0, DOCS[1].1, DOCS[1].2);
+    xml += &common::pubmed_article("2010", "", "");
+    xml += &common::pubmed_article(DOCS[2].0, DOCS[2].1, DOCS[2].2);
     xml +=
         "<DeleteCitation><PMID Version=\"1\">1999</PMID></DeleteCitation>\n</PubmedArticleSet>\n";
     let mut gz = flate2::write::GzEncoder::new(
@@ -122,7 +49,7 @@ fn write_xml(path: &Path) {
 }
 
 fn pipeline(dir: &Path, source: &str, out: &Path, extra: &str) -> PathBuf {
-    let f = fixture();
+    let f = common::ner_fixture();
     let p = dir.join("run.toml");
     std::fs::write(
         &p,

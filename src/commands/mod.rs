@@ -2,6 +2,7 @@
 //! holds the argument definitions and the small commands.
 
 pub mod augment;
+pub mod publish;
 pub mod run;
 pub mod train;
 

@@ -86,5 +86,12 @@ pub fn run(a: RunArgs) -> Result<()> {
             summary.failed_inputs.len()
         );
     }
+    if !summary.uncommitted.is_empty() {
+        anyhow::bail!(
+            "the offsets of {} partition(s) could not be committed (listed above); their last \
+             units will be redone by the next consumer",
+            summary.uncommitted.len()
+        );
+    }
     Ok(())
 }

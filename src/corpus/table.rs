@@ -112,8 +112,8 @@ fn write_parquet(
 }
 
 /// Writes one batch as a zstd Parquet file with `bioner.schema_version` and `bioner.*`
-/// footer metadata, through a temporary file renamed into place (readers never see a
-/// partial file).
+/// footer metadata, through a hidden temporary file renamed into place (readers never see a
+/// partial file; see [`crate::fsutil`]).
 pub(crate) fn write_table(
     path: &Path,
     batch: &RecordBatch,
@@ -135,27 +135,17 @@ pub(crate) fn write_table(
         ))
         .set_key_value_metadata(Some(kv))
         .build();
-    let tmp = path.with_extension("parquet.tmp");
-    let file = File::create(&tmp).map_err(|source| CorpusError::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    let mut w =
-        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| write_err(path, e))?;
-    w.write(batch).map_err(|e| write_err(path, e))?;
-    let file = w.into_inner().map_err(|e| write_err(path, e))?;
     // Durable before it becomes visible: the data, then the rename, then the directory entry.
-    let io = |source| CorpusError::Io {
+    crate::fsutil::write_atomically(path, |file| {
+        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props))
+            .map_err(std::io::Error::other)?;
+        w.write(batch).map_err(std::io::Error::other)?;
+        w.into_inner().map_err(std::io::Error::other)
+    })
+    .map_err(|source| CorpusError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    file.sync_all().map_err(io)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    }
-    Ok(())
+    })
 }
 
 fn documents_batch(corpus: &Corpus) -> Result<RecordBatch, arrow::error::ArrowError> {

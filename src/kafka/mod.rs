@@ -1,8 +1,14 @@
-//! Kafka client settings shared by the Kafka source and sink.
+//! Kafka client settings shared by the Kafka source and sink, the producer they and
+//! `bioner publish` send with, and topic creation (`bioner topics create`).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
 
 /// Connection settings for a Kafka cluster, as written in a pipeline TOML file:
@@ -40,6 +46,117 @@ impl KafkaSettings {
         }
         cfg
     }
+}
+
+/// An idempotent producer (`acks=all`, lz4) that sends a batch of keyed messages and waits
+/// until every one is acknowledged.
+pub struct Producer {
+    producer: FutureProducer,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Producer {
+    pub fn new(settings: &KafkaSettings) -> Result<Self, String> {
+        let mut cfg = settings.client_config();
+        cfg.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", "lz4")
+            .set("message.timeout.ms", "120000");
+        for (k, v) in &settings.properties {
+            cfg.set(k, v);
+        }
+        let producer: FutureProducer = cfg.create().map_err(|e| e.to_string())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self { producer, runtime })
+    }
+
+    /// Sends every `(key, payload)` to `topic` and waits for their acknowledgements. Returns
+    /// the failures (empty when every message was delivered).
+    pub fn send_all<'a>(
+        &self,
+        topic: &str,
+        messages: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Vec<String> {
+        let mut pending = Vec::new();
+        let mut failures = Vec::new();
+        for (key, payload) in messages {
+            let mut record = FutureRecord::to(topic).key(key).payload(payload);
+            // Queue every message at once; when librdkafka's queue is full, wait for room.
+            loop {
+                match self.producer.send_result(record) {
+                    Ok(delivery) => {
+                        pending.push(delivery);
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                        record = r;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err((e, _)) => {
+                        failures.push(e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+        self.runtime.block_on(async {
+            for p in pending {
+                match p.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((e, _))) => failures.push(e.to_string()),
+                    Err(_) => failures.push("delivery cancelled".into()),
+                }
+            }
+        });
+        failures
+    }
+}
+
+/// What `create_topics` did with one topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicOutcome {
+    Created,
+    AlreadyExists,
+    Failed(String),
+}
+
+/// Creates each missing topic with `partitions` and `replication` (existing ones are left
+/// alone), in one request.
+pub fn create_topics(
+    settings: &KafkaSettings,
+    names: &[String],
+    partitions: i32,
+    replication: i32,
+) -> Result<Vec<(String, TopicOutcome)>, String> {
+    let admin: AdminClient<DefaultClientContext> = settings
+        .client_config()
+        .create()
+        .map_err(|e| format!("Kafka admin client: {e}"))?;
+    let topics: Vec<NewTopic> = names
+        .iter()
+        .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(replication)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let results = runtime
+        .block_on(admin.create_topics(&topics, &options))
+        .map_err(|e| format!("create topics: {e}"))?;
+    Ok(results
+        .into_iter()
+        .map(|r| match r {
+            Ok(name) => (name, TopicOutcome::Created),
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                (name, TopicOutcome::AlreadyExists)
+            }
+            Err((name, code)) => (name, TopicOutcome::Failed(code.to_string())),
+        })
+        .collect())
 }
 
 #[cfg(test)]

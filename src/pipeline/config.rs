@@ -197,6 +197,10 @@ pub struct RunSettings {
     /// directory; needed for file sources without a Parquet sink).
     #[serde(default)]
     pub manifest: Option<PathBuf>,
+    /// Metrics file in Prometheus' text format (documents, entities, rejects, commits,
+    /// Kafka lag), rewritten every 10 s and at the end (docs/OPERATIONS.md). None: no file.
+    #[serde(default)]
+    pub metrics: Option<PathBuf>,
 }
 
 fn default_chunk() -> usize {

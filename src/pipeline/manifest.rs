@@ -73,16 +73,9 @@ impl Manifest {
         self.file
             .inputs
             .insert(stamp.path.display().to_string(), finished);
-        let tmp = self.path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(&self.file).expect("serialisable");
-        let io = |e: std::io::Error| format!("{}: {e}", self.path.display());
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(text.as_bytes()).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(io)
+        crate::fsutil::write_bytes_atomically(&self.path, text.as_bytes())
+            .map_err(|e| format!("{}: {e}", self.path.display()))
     }
 }
 

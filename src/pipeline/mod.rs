@@ -8,6 +8,7 @@
 
 mod config;
 mod manifest;
+pub mod metrics;
 mod output;
 mod stages;
 mod summary;
@@ -17,8 +18,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::time::Instant;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -37,11 +38,11 @@ use crate::parse::{DependencyModel, Grapher, ParserModelError};
 use crate::sink::kafka::KafkaSink;
 use crate::sink::parquet::ParquetSink;
 use crate::sink::{Sink, SinkError, Stamp};
-use crate::source::kafka::KafkaSource;
-use crate::source::parquet::{Columns, ParquetDocuments};
-use crate::source::pubmed::PubmedReader;
-use crate::source::{SourceRecord, TextLimits};
+use crate::source::TextLimits;
+use crate::source::kafka::{Committed, KafkaSource};
+use crate::source::parquet::Columns;
 use crate::text::{BioTokenizer, RuleSentenceSplitter};
+use metrics::{Lag, MetricsFile};
 use stages::{Annotated, Finished, TextStage};
 
 #[derive(Debug, thiserror::Error)]
@@ -283,6 +284,7 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
         _ => None,
     };
     let kafka_ref = kafka.as_ref();
+    let mut metrics = config.run.metrics.clone().map(MetricsFile::new);
     let outcome = std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
             // Owned here, so the channel closes when the source is done.
@@ -304,7 +306,10 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
                 &mut summary,
                 manifest.as_mut(),
                 kafka_ref,
-                &progress,
+                Observers {
+                    progress: &progress,
+                    metrics: metrics.as_mut(),
+                },
             )
         });
         // The model runs on this thread.
@@ -386,14 +391,7 @@ fn read_files(
                 failed,
             })
         };
-        let opened: Result<Box<dyn Iterator<Item = SourceRecord>>, String> = match columns {
-            Some(c) => ParquetDocuments::open(&input.path, c, limits)
-                .map(|r| Box::new(r) as Box<dyn Iterator<Item = SourceRecord>>)
-                .map_err(|e| e.to_string()),
-            None => PubmedReader::open(&input.path, limits)
-                .map(|r| Box::new(r) as Box<dyn Iterator<Item = SourceRecord>>)
-                .map_err(|e| e.to_string()),
-        };
+        let opened = crate::source::open_records(&input.path, columns, limits);
         let records = match opened {
             Ok(r) => r,
             Err(e) => {
@@ -448,10 +446,42 @@ fn write_units(
     summary: &mut RunSummary,
     mut manifest: Option<&mut Manifest>,
     kafka: Option<&KafkaSource>,
-    progress: &indicatif::ProgressBar,
+    observers: Observers<'_>,
 ) -> Result<(), PipelineError> {
+    let Observers {
+        progress,
+        mut metrics,
+    } = observers;
+    let lag = |k: Option<&KafkaSource>| -> Vec<Lag> {
+        k.map(|k| {
+            k.lag()
+                .into_iter()
+                .map(|(partition, messages)| Lag {
+                    topic: k.topic().to_owned(),
+                    partition,
+                    messages,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    };
     let mut open: BTreeMap<u64, UnitOutput> = BTreeMap::new();
-    for c in rx {
+    let mut kafka_commits = KafkaCommits::default();
+    loop {
+        let c = match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(c) => c,
+            Err(RecvTimeoutError::Timeout) => {
+                // Quiet: retry commits that failed (a broker restarting).
+                if let Some(k) = kafka {
+                    kafka_commits.flush(k, summary);
+                }
+                if let Some(m) = metrics.as_deref_mut().filter(|m| m.due(false)) {
+                    m.write(summary, &lag(kafka), true);
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let out = open.entry(c.unit).or_insert_with(|| UnitOutput {
             name: String::new(),
             source_meta: Vec::new(),
@@ -505,14 +535,31 @@ fn write_units(
                 topic,
                 partition,
                 next_offset,
+                epoch,
             } => {
+                // Offsets are cumulative: a partition's latest durable unit covers the ones
+                // before it, so one pending commit per partition is kept (and retried).
+                kafka_commits.pending.insert(
+                    *partition,
+                    PendingCommit {
+                        topic: topic.clone(),
+                        next_offset: *next_offset,
+                        epoch: *epoch,
+                        error: None,
+                    },
+                );
                 if let Some(k) = kafka {
-                    k.commit(topic, *partition, *next_offset)
-                        .map_err(PipelineError::Commit)?;
+                    kafka_commits.flush(k, summary);
                 }
             }
         }
         summary.add(&out);
+        if let Some(m) = metrics.as_deref_mut() {
+            m.committed();
+            if m.due(true) {
+                m.write(summary, &lag(kafka), true);
+            }
+        }
         progress.set_message(format!(
             "{} entities, {} rejects, {} units",
             summary.entity_total(),
@@ -520,5 +567,79 @@ fn write_units(
             summary.units
         ));
     }
+    if let Some(k) = kafka {
+        // The end: keep retrying failed commits for a while (a broker coming back), then
+        // report what is left; those units are redone by the partition's next consumer.
+        let deadline = Instant::now() + COMMIT_RETRY;
+        while !kafka_commits.pending.is_empty() && Instant::now() < deadline {
+            kafka_commits.flush(k, summary);
+            if !kafka_commits.pending.is_empty() {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        summary.uncommitted = kafka_commits
+            .pending
+            .iter()
+            .map(|(p, c)| {
+                format!(
+                    "{}/{p} offset {}: {}",
+                    c.topic,
+                    c.next_offset,
+                    c.error.as_deref().unwrap_or("not attempted")
+                )
+            })
+            .collect();
+    }
+    if let Some(m) = metrics {
+        m.write(summary, &lag(kafka), false);
+    }
     Ok(())
+}
+
+/// Who watches the writer's progress: the progress bar and the metrics file.
+struct Observers<'a> {
+    progress: &'a indicatif::ProgressBar,
+    metrics: Option<&'a mut MetricsFile>,
+}
+
+/// How long the end of a run keeps retrying Kafka commits that failed.
+const COMMIT_RETRY: Duration = Duration::from_secs(60);
+
+/// A Kafka offset waiting to be committed.
+struct PendingCommit {
+    topic: String,
+    next_offset: i64,
+    epoch: u64,
+    /// The last failure, if the commit was tried.
+    error: Option<String>,
+}
+
+/// Durable Kafka units whose offsets are not committed yet, by partition.
+#[derive(Default)]
+struct KafkaCommits {
+    pending: BTreeMap<i32, PendingCommit>,
+}
+
+impl KafkaCommits {
+    /// Tries every pending commit once. A commit that fails stays pending (counted and
+    /// logged once per failure); one whose partition was revoked is dropped.
+    fn flush(&mut self, k: &KafkaSource, summary: &mut RunSummary) {
+        self.pending.retain(|partition, c| {
+            match k.commit(&c.topic, *partition, c.next_offset, c.epoch) {
+                Ok(Committed::Yes) => false,
+                Ok(Committed::Revoked) => {
+                    summary.units_revoked += 1;
+                    false
+                }
+                Err(e) => {
+                    summary.commit_failures += 1;
+                    if c.error.is_none() {
+                        tracing::warn!("Kafka commit failed, will retry: {e}");
+                    }
+                    c.error = Some(e);
+                    true
+                }
+            }
+        });
+    }
 }

@@ -36,6 +36,13 @@ pub struct RunSummary {
     pub stage_seconds: BTreeMap<String, f64>,
     /// Where output went: sinks, and the manifest.
     pub outputs: Vec<String>,
+    /// Kafka units written but left to the partition's new owner after a rebalance.
+    pub units_revoked: usize,
+    /// Kafka offset commits that failed (retried; the last error is in `commit_errors`).
+    pub commit_failures: usize,
+    /// Partitions whose offsets were still not committed when the run ended (their units
+    /// are redone by the next consumer), with the last error.
+    pub uncommitted: Vec<String>,
 }
 
 impl RunSummary {
@@ -134,6 +141,17 @@ impl fmt::Display for RunSummary {
                 .map(|(k, v)| format!("{k} {v:.1} s"))
                 .collect();
             writeln!(f, "  busy: {}", busy.join(", "))?;
+        }
+        if self.units_revoked > 0 || self.commit_failures > 0 {
+            writeln!(
+                f,
+                "  kafka: {} units left to another worker after a rebalance, {} failed commits \
+                 (retried)",
+                self.units_revoked, self.commit_failures
+            )?;
+        }
+        for u in &self.uncommitted {
+            writeln!(f, "    NOT COMMITTED (redone by the next consumer): {u}")?;
         }
         writeln!(f, "  rejected records: {}", self.rejects)?;
         for (reason, n) in &self.rejects_by_reason {

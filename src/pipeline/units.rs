@@ -12,11 +12,13 @@ use crate::source::SourceRecord;
 pub enum Commit {
     /// Record the file as finished in the manifest.
     File(FileStamp),
-    /// Commit the consumer offset `next_offset` of `partition`.
+    /// Commit the consumer offset `next_offset` of `partition`, unless the partition was
+    /// revoked since the unit's first message was read (its assignment `epoch` moved on).
     Kafka {
         topic: String,
         partition: i32,
         next_offset: i64,
+        epoch: u64,
     },
 }
 

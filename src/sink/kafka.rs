@@ -3,14 +3,10 @@
 //! The producer is idempotent with `acks=all`, and a unit counts as written only when every
 //! message of it is acknowledged.
 
-use std::time::Duration;
-
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Serialize;
 
 use super::{Sink, SinkError, Stamp};
-use crate::kafka::KafkaSettings;
+use crate::kafka::{KafkaSettings, Producer};
 use crate::pipeline::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, UnitOutput};
 
 /// The message for one document.
@@ -41,74 +37,38 @@ impl<'a> DocumentMessage<'a> {
 
 pub struct KafkaSink {
     topic: String,
-    producer: FutureProducer,
-    runtime: tokio::runtime::Runtime,
+    producer: Producer,
 }
 
 impl KafkaSink {
     pub fn new(settings: &KafkaSettings, topic: &str) -> Result<Self, SinkError> {
-        let err = |message: String| SinkError::Kafka {
+        let producer = Producer::new(settings).map_err(|message| SinkError::Kafka {
             topic: topic.to_owned(),
             message,
-        };
-        let mut cfg = settings.client_config();
-        cfg.set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("compression.type", "lz4")
-            .set("message.timeout.ms", "120000");
-        for (k, v) in &settings.properties {
-            cfg.set(k, v);
-        }
-        let producer: FutureProducer = cfg.create().map_err(|e| err(e.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| err(e.to_string()))?;
+        })?;
         Ok(Self {
             topic: topic.to_owned(),
             producer,
-            runtime,
         })
     }
 }
 
 impl Sink for KafkaSink {
     fn write(&mut self, unit: &UnitOutput, stamp: &Stamp) -> Result<Vec<String>, SinkError> {
-        let topic = self.topic.clone();
-        let producer = &self.producer;
-        let mut pending = Vec::with_capacity(unit.docs.len());
-        let mut failures = Vec::new();
-        for doc in &unit.docs {
-            let payload =
-                serde_json::to_string(&DocumentMessage::new(doc, stamp)).expect("serialisable");
-            let mut record = FutureRecord::to(&topic).key(&doc.id).payload(&payload);
-            // Queue every message at once; when librdkafka's queue is full, wait for room.
-            loop {
-                match producer.send_result(record) {
-                    Ok(delivery) => {
-                        pending.push(delivery);
-                        break;
-                    }
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                        record = r;
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Err((e, _)) => {
-                        failures.push(e.to_string());
-                        break;
-                    }
-                }
-            }
-        }
-        self.runtime.block_on(async {
-            for p in pending {
-                match p.await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err((e, _))) => failures.push(e.to_string()),
-                    Err(_) => failures.push("delivery cancelled".into()),
-                }
-            }
-        });
+        let payloads: Vec<String> = unit
+            .docs
+            .iter()
+            .map(|doc| {
+                serde_json::to_string(&DocumentMessage::new(doc, stamp)).expect("serialisable")
+            })
+            .collect();
+        let failures = self.producer.send_all(
+            &self.topic,
+            unit.docs
+                .iter()
+                .zip(&payloads)
+                .map(|(d, p)| (d.id.as_str(), p.as_str())),
+        );
         if let Some(first) = failures.first() {
             return Err(SinkError::Kafka {
                 topic: self.topic.clone(),

@@ -2,7 +2,7 @@
 //! `DIR/entities/NAME.parquet` (one row per span and type), `DIR/documents/NAME.parquet`
 //! (one row per document or deletion) and `DIR/rejects/NAME.parquet` (records that could not
 //! be used, with the reason). Names are deterministic and files are renamed into place after
-//! a sync, so a re-run overwrites instead of duplicating and readers never see partial files.
+//! a sync (hidden temporary names, [`crate::fsutil`]), so a re-run overwrites instead of duplicating and readers never see partial files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -160,13 +160,26 @@ pub const TABLES: [&str; 3] = ["entities", "documents", "rejects"];
 
 impl ParquetSink {
     /// A sink writing under `dir` (created when missing).
+    /// Creates the table directories under `dir` and removes temporary files that writers
+    /// killed on this host left there (see [`crate::fsutil::sweep_stale_temps`]).
     pub fn new(dir: &Path) -> Result<Self, SinkError> {
-        for t in TABLES {
-            let d = dir.join(t);
-            std::fs::create_dir_all(&d).map_err(|e| SinkError::Parquet {
+        for d in TABLES
+            .iter()
+            .map(|t| dir.join(t))
+            .chain([dir.to_path_buf()])
+        {
+            let err = |e: std::io::Error| SinkError::Parquet {
                 path: d.display().to_string(),
                 message: e.to_string(),
-            })?;
+            };
+            std::fs::create_dir_all(&d).map_err(err)?;
+            let swept = crate::fsutil::sweep_stale_temps(&d).map_err(err)?;
+            if swept > 0 {
+                tracing::info!(
+                    "{}: removed {swept} temporary file(s) of killed runs",
+                    d.display()
+                );
+            }
         }
         Ok(Self {
             dir: dir.to_path_buf(),

@@ -4,14 +4,23 @@
 //! partition); a unit's output is named `topic-partition-firstoffset` and its offset is
 //! committed only after the sinks have it, so a crash redoes at most the uncommitted units,
 //! under the same names.
+//!
+//! Several workers share a topic through the consumer group. When a rebalance takes a
+//! partition away, units of it read before are still written but not committed by this
+//! worker: the partition's new owner starts from the last committed offset and redoes them
+//! (at-least-once; a redone unit usually has the same name and overwrites). Without `follow`,
+//! a worker stops once the whole group is done: every partition of the topic committed up to
+//! its high watermark, so partitions of a worker that died are picked up by the others
+//! before they leave.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -84,9 +93,61 @@ pub fn parse_message(payload: Option<&[u8]>, origin: String, limits: TextLimits)
     }
 }
 
+/// Consumer callbacks: counts each partition's revocations (its assignment epoch), so that
+/// a unit read before a revocation is not committed by this worker.
+#[derive(Default)]
+pub struct GroupContext {
+    epochs: Mutex<HashMap<i32, u64>>,
+}
+
+impl GroupContext {
+    fn epoch(&self, partition: i32) -> u64 {
+        let epochs = self.epochs.lock().unwrap_or_else(|e| e.into_inner());
+        epochs.get(&partition).copied().unwrap_or(0)
+    }
+}
+
+impl ClientContext for GroupContext {
+    /// Librdkafka's global errors, as warnings (the client retries on its own); reaching the
+    /// end of a partition is not one.
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::warn!("Kafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                let mut epochs = self.epochs.lock().unwrap_or_else(|e| e.into_inner());
+                let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+                for p in &parts {
+                    *epochs.entry(*p).or_default() += 1;
+                }
+                tracing::info!("Kafka rebalance: partitions {parts:?} revoked");
+            }
+            Rebalance::Assign(tpl) => {
+                let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+                tracing::info!("Kafka rebalance: partitions {parts:?} assigned");
+            }
+            Rebalance::Error(e) => tracing::warn!("Kafka rebalance error: {e}"),
+        }
+    }
+}
+
+/// What became of a unit's commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    Yes,
+    /// The partition was revoked after the unit was read: its new owner redoes the unit.
+    Revoked,
+}
+
 /// The Kafka source.
 pub struct KafkaSource {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<GroupContext>,
     topic: String,
     follow: bool,
     unit_messages: i64,
@@ -98,6 +159,7 @@ struct Open {
     id: u64,
     first: i64,
     next: i64,
+    epoch: u64,
     buf: Vec<SourceRecord>,
 }
 
@@ -119,7 +181,9 @@ impl KafkaSource {
         for (k, v) in &settings.properties {
             cfg.set(k, v);
         }
-        let consumer: BaseConsumer = cfg.create().map_err(|e| format!("Kafka consumer: {e}"))?;
+        let consumer: BaseConsumer<GroupContext> = cfg
+            .create_with_context(GroupContext::default())
+            .map_err(|e| format!("Kafka consumer: {e}"))?;
         consumer
             .subscribe(&[topic])
             .map_err(|e| format!("subscribe to {topic}: {e}"))?;
@@ -132,14 +196,52 @@ impl KafkaSource {
         })
     }
 
-    /// Commits `next_offset` for `partition` (synchronously).
-    pub fn commit(&self, topic: &str, partition: i32, next_offset: i64) -> Result<(), String> {
+    /// Commits `next_offset` for `partition` (synchronously), unless the partition was revoked
+    /// since `epoch`.
+    pub fn commit(
+        &self,
+        topic: &str,
+        partition: i32,
+        next_offset: i64,
+        epoch: u64,
+    ) -> Result<Committed, String> {
+        if self.consumer.context().epoch(partition) != epoch {
+            return Ok(Committed::Revoked);
+        }
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, partition, Offset::Offset(next_offset))
             .map_err(|e| e.to_string())?;
         self.consumer
             .commit(&tpl, CommitMode::Sync)
+            .map(|()| Committed::Yes)
             .map_err(|e| format!("{topic}/{partition} offset {next_offset}: {e}"))
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Messages behind the high watermark per assigned partition (one watermark request per
+    /// partition; partitions whose watermarks do not arrive within a second are left out).
+    pub fn lag(&self) -> Vec<(i32, i64)> {
+        let Ok(positions) = self.consumer.position() else {
+            return Vec::new();
+        };
+        positions
+            .elements()
+            .iter()
+            .filter_map(|e| {
+                let (_, high) = self
+                    .consumer
+                    .fetch_watermarks(&self.topic, e.partition(), Duration::from_secs(1))
+                    .ok()?;
+                let pos = match e.offset() {
+                    Offset::Offset(o) => o,
+                    _ => return None,
+                };
+                Some((e.partition(), (high - pos).max(0)))
+            })
+            .collect()
     }
 
     /// The last chunk of `open`, which ends its unit.
@@ -158,6 +260,7 @@ impl KafkaSource {
                 topic: self.topic.clone(),
                 partition,
                 next_offset: open.next,
+                epoch: open.epoch,
             },
             failed: None,
         });
@@ -179,6 +282,14 @@ impl KafkaSource {
         let mut at_end: BTreeSet<i32> = BTreeSet::new();
         let mut next_id = 0u64;
         let mut last_message = Instant::now();
+        let mut last_check = Instant::now() - Duration::from_secs(60);
+        let mut done = |at_end: &BTreeSet<i32>, last_message: Instant| -> Result<bool, String> {
+            if self.follow || last_check.elapsed() < Duration::from_secs(1) {
+                return Ok(false);
+            }
+            last_check = Instant::now();
+            Ok(self.caught_up(at_end, last_message)? && self.group_done()?)
+        };
         let send = |c: RecordChunk| tx.send(c).map_err(|_| "pipeline stopped".to_owned());
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -186,7 +297,7 @@ impl KafkaSource {
             }
             match self.consumer.poll(Duration::from_millis(200)) {
                 None => {
-                    if !self.follow && self.caught_up(&at_end, last_message)? {
+                    if done(&at_end, last_message)? {
                         return Ok(());
                     }
                 }
@@ -195,7 +306,7 @@ impl KafkaSource {
                     if let Some(o) = open.remove(&p) {
                         send(self.close(p, o))?;
                     }
-                    if !self.follow && self.caught_up(&at_end, last_message)? {
+                    if done(&at_end, last_message)? {
                         return Ok(());
                     }
                 }
@@ -206,9 +317,14 @@ impl KafkaSource {
                     last_message = Instant::now();
                     let (p, offset) = (m.partition(), m.offset());
                     at_end.remove(&p);
-                    // A gap or a rewind (a rebalance moved the partition) closes the open unit
-                    // at what it holds, which is contiguous.
-                    if open.get(&p).is_some_and(|o| o.next != offset) {
+                    // A gap, a rewind or a revocation since the unit began (a rebalance moved
+                    // the partition) closes the open unit at what it holds, which is
+                    // contiguous.
+                    let epoch = self.consumer.context().epoch(p);
+                    if open
+                        .get(&p)
+                        .is_some_and(|o| o.next != offset || o.epoch != epoch)
+                    {
                         send(self.close(p, open.remove(&p).expect("checked")))?;
                     }
                     let o = open.entry(p).or_insert_with(|| {
@@ -217,6 +333,7 @@ impl KafkaSource {
                             id: next_id,
                             first: offset,
                             next: offset,
+                            epoch,
                             buf: Vec::new(),
                         }
                     });
@@ -238,8 +355,42 @@ impl KafkaSource {
         }
     }
 
-    /// Whether every assigned partition is at its end (seen as an EOF event, or, after a quiet
-    /// spell, by comparing positions with the high watermarks).
+    /// Whether the group has finished the topic: every partition's committed offset has
+    /// reached its high watermark (a partition never committed counts when it is empty).
+    fn group_done(&self) -> Result<bool, String> {
+        let timeout = Duration::from_secs(5);
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), timeout)
+            .map_err(|e| format!("metadata of {}: {e}", self.topic))?;
+        let mut tpl = TopicPartitionList::new();
+        for t in metadata.topics() {
+            for p in t.partitions() {
+                tpl.add_partition(&self.topic, p.id());
+            }
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(tpl, timeout)
+            .map_err(|e| format!("committed offsets of {}: {e}", self.topic))?;
+        for e in committed.elements() {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, e.partition(), timeout)
+                .map_err(|e| format!("watermarks: {e}"))?;
+            let at = match e.offset() {
+                Offset::Offset(o) => o,
+                _ => low,
+            };
+            if at < high {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether every partition assigned to this worker (if any) is at its end (seen as an EOF
+    /// event, or, after a quiet spell, by comparing positions with the high watermarks).
     fn caught_up(&self, at_end: &BTreeSet<i32>, last_message: Instant) -> Result<bool, String> {
         let assignment = self
             .consumer
@@ -250,9 +401,6 @@ impl KafkaSource {
             .iter()
             .map(|e| e.partition())
             .collect();
-        if parts.is_empty() {
-            return Ok(false);
-        }
         if parts.iter().all(|p| at_end.contains(p)) {
             return Ok(true);
         }

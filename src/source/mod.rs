@@ -97,6 +97,23 @@ pub fn document(
     Ok(Document::title_abstract(id, title, abstract_text))
 }
 
+/// The records of one input file: Parquet documents with `columns`, or PubMed XML when
+/// `columns` is None. The error names the file and what is wrong with it.
+pub fn open_records(
+    path: &std::path::Path,
+    columns: Option<&parquet::Columns>,
+    limits: TextLimits,
+) -> Result<Box<dyn Iterator<Item = SourceRecord>>, String> {
+    match columns {
+        Some(c) => parquet::ParquetDocuments::open(path, c, limits)
+            .map(|r| Box::new(r) as Box<dyn Iterator<Item = SourceRecord>>)
+            .map_err(|e| e.to_string()),
+        None => pubmed::PubmedReader::open(path, limits)
+            .map(|r| Box::new(r) as Box<dyn Iterator<Item = SourceRecord>>)
+            .map_err(|e| e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub fn project_root() -> PathBuf {
@@ -226,4 +227,73 @@ pub fn mini_parser(dir: &std::path::Path) -> PathBuf {
     ]);
     assert!(ok, "parser train failed: {text}");
     model
+}
+
+/// A model trained on the fixture corpus and the parser it uses, made once per test binary.
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub model: PathBuf,
+    pub parser: PathBuf,
+}
+
+pub fn ner_fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let parser = mini_parser(root);
+        let data = root.join("data");
+        bc5cdr_fixture(&data);
+        let corpora = root.join("corpora");
+        bioner_ok(&[
+            "import",
+            "bc5cdr",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            corpora.to_str().unwrap(),
+        ]);
+        let train = corpora.join("bc5cdr/train");
+        bioner_ok(&[
+            "parse",
+            train.to_str().unwrap(),
+            "--model",
+            parser.to_str().unwrap(),
+        ]);
+        let model = root.join("model");
+        let pipeline = root.join("train.toml");
+        std::fs::write(
+            &pipeline,
+            format!(
+                "[data]\ntrain = \"{t}\"\ndev = \"{t}\"\nexclude_dev_documents = false\n\
+                 [model]\nencoder = \"{e}\"\noverlap = \"flat\"\n\
+                 [optim]\nepochs = 30\nbatch_sentences = 2\nencoder_lr = 1e-4\nhead_lr = 3e-3\n\
+                 warmup = 0.0\npatience = 30\nthreads = 2\n[output]\ndir = \"{o}\"\n",
+                t = train.display(),
+                e = project_root().join("models/all-MiniLM-L6-v2").display(),
+                o = model.display()
+            ),
+        )
+        .unwrap();
+        bioner_ok(&["train", pipeline.to_str().unwrap()]);
+        Fixture {
+            _dir: dir,
+            model,
+            parser,
+        }
+    })
+}
+
+/// One `PubmedArticle` element of PubMed's XML format.
+pub fn pubmed_article(pmid: &str, title: &str, abs: &str) -> String {
+    let abstract_xml = if abs.is_empty() {
+        String::new()
+    } else {
+        format!("<Abstract><AbstractText>{abs}</AbstractText></Abstract>")
+    };
+    format!(
+        "<PubmedArticle><MedlineCitation Status=\"MEDLINE\" Owner=\"NLM\">\
+         <PMID Version=\"1\">{pmid}</PMID><Article><ArticleTitle>{title}</ArticleTitle>\
+         {abstract_xml}</Article></MedlineCitation></PubmedArticle>\n"
+    )
 }

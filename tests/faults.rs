@@ -1,0 +1,433 @@
+//! Surviving faults, through the binary and a real broker: Kafka workers of one consumer group
+//! share a topic and one of them is killed with SIGKILL mid-run; a file run is killed mid-way
+//! and run again; a following worker stops gracefully on SIGTERM.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Document `i`: the fixture corpus's words (so the model finds entities), made distinct.
+fn doc(i: usize) -> (String, String, String) {
+    let pmid = (300_000 + i).to_string();
+    let (title, abs) = match i % 3 {
+        0 => (
+            "Famotidine-associated delirium.".to_owned(),
+            format!("Delirium after famotidine in patient {i}."),
+        ),
+        1 => (
+            "Lithium toxicity.".to_owned(),
+            format!("Renal failure and lithium in case {i}."),
+        ),
+        _ => (format!("Delirium after famotidine ({i})."), String::new()),
+    };
+    (pmid, title, abs)
+}
+
+/// A PubMed XML file with documents `range` (and a deletion when `deletion` is given).
+fn write_xml(path: &Path, range: std::ops::Range<usize>, deletion: Option<&str>) {
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<PubmedArticleSet>\n");
+    for i in range {
+        let (pmid, title, abs) = doc(i);
+        xml += &common::pubmed_article(&pmid, &title, &abs);
+    }
+    if let Some(id) = deletion {
+        xml += &format!("<DeleteCitation><PMID Version=\"1\">{id}</PMID></DeleteCitation>\n");
+    }
+    xml += "</PubmedArticleSet>\n";
+    std::fs::write(path, xml).unwrap();
+}
+
+/// A pipeline file over `source` into the Parquet directory `out`.
+fn pipeline(path: &Path, source: &str, out: &Path, extra: &str) -> PathBuf {
+    let f = common::ner_fixture();
+    std::fs::write(
+        path,
+        format!(
+            "{source}\n[model]\ndir = \"{m}\"\nparser = \"{p}\"\ndevice = \"cpu\"\n\
+             [sinks.parquet]\ndir = \"{o}\"\n{extra}",
+            m = f.model.display(),
+            p = f.parser.display(),
+            o = out.display()
+        ),
+    )
+    .unwrap();
+    path.to_path_buf()
+}
+
+fn kafka_source(topic: &str, group: &str, broker: &str, unit: usize, follow: bool) -> String {
+    format!(
+        "[source]\nkind = \"kafka\"\ntopic = \"{topic}\"\ngroup_id = \"{group}\"\n\
+         unit_messages = {unit}\nfollow = {follow}\n[kafka]\nbrokers = \"{broker}\"\n"
+    )
+}
+
+/// `bioner run PIPELINE --json --quiet` in the background, its stdout and stderr in files
+/// next to the pipeline.
+fn spawn_run(pipeline: &Path) -> Child {
+    let log = |ext: &str| std::fs::File::create(pipeline.with_extension(ext)).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_bioner"))
+        .arg("run")
+        .arg(pipeline)
+        .args(["--json", "--quiet"])
+        .stdout(Stdio::from(log("stdout")))
+        .stderr(Stdio::from(log("stderr")))
+        .spawn()
+        .expect("start bioner run")
+}
+
+/// Waits for `child` (at most `limit`) and returns its JSON summary; panics with its stderr
+/// if it fails.
+fn finish(mut child: Child, pipeline: &Path, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "{} still running after {limit:?}: {}",
+                pipeline.display(),
+                std::fs::read_to_string(pipeline.with_extension("stderr")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stderr = std::fs::read_to_string(pipeline.with_extension("stderr")).unwrap_or_default();
+    assert!(
+        status.success(),
+        "{} failed ({status}): {stderr}",
+        pipeline.display()
+    );
+    let stdout = std::fs::read_to_string(pipeline.with_extension("stdout")).unwrap();
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
+}
+
+/// Polls `ready` every 50 ms until it holds (at most `limit`).
+fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `bioner_units_committed_total` in a metrics file (0 before the file exists).
+fn units_committed(metrics: &Path) -> u64 {
+    std::fs::read_to_string(metrics)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("bioner_units_committed_total{"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
+}
+
+/// What readers see in an output directory (DuckDB over `*.parquet`, as analysts query it):
+/// distinct document ids, the distinct (document, section, span, type) entities, every row
+/// of both tables without the run id, and the visible files.
+fn read_output(out: &Path) -> Value {
+    let printed = common::run_python(
+        r#"
+import json, sys, glob, os
+import duckdb
+out = sys.argv[1]
+ents = f"'{out}/entities/*.parquet'"
+docs = f"'{out}/documents/*.parquet'"
+print(json.dumps({
+  "doc_ids": [r[0] for r in duckdb.sql(f"SELECT DISTINCT doc_id FROM {docs} ORDER BY 1").fetchall()],
+  "entities": [list(r) for r in duckdb.sql(
+      f"SELECT DISTINCT doc_id, section, char_start, char_end, entity_type FROM {ents} ORDER BY ALL").fetchall()],
+  "entity_rows": [list(r) for r in duckdb.sql(
+      f"SELECT doc_id, section, sentence, char_start, char_end, byte_start, byte_end, text, entity_type, model_id FROM {ents} ORDER BY ALL").fetchall()],
+  "document_rows": [list(r) for r in duckdb.sql(
+      f"SELECT doc_id, deleted, origin, sentences, tokens, entities FROM {docs} ORDER BY ALL").fetchall()],
+  "files": sorted(os.path.relpath(p, out) for p in glob.glob(f"{out}/*/*.parquet")),
+}))
+"#,
+        &[out.to_str().unwrap()],
+    );
+    serde_json::from_str(&printed).unwrap()
+}
+
+/// Hidden temporary files anywhere under `dir`.
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".tmp") {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn three_workers_share_a_topic_and_survive_one_killed() {
+    const N: usize = 2000;
+    let broker = common::Broker::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let topic = common::unique("docs");
+    broker.create_topic(&topic, 4);
+    let xml = tmp.path().join("dump.xml");
+    write_xml(&xml, 0..N, Some("299999"));
+    let published = common::bioner_ok(&[
+        "publish",
+        "--brokers",
+        &broker.addr,
+        "--topic",
+        &topic,
+        xml.to_str().unwrap(),
+    ]);
+    assert!(
+        published.contains(&format!("published {} messages", N + 1)),
+        "{published}"
+    );
+
+    // float32: the int8 encoder's activation scales depend on what else is in the batch, so
+    // only float32 gives the same spans whatever the units' batches are.
+    let extra = |metrics: &Path| {
+        format!(
+            "[run]\nthreads = 1\nchunk_documents = 50\nmetrics = \"{}\"\n",
+            metrics.display()
+        )
+    };
+    // The reference: one worker alone.
+    let ref_out = tmp.path().join("ref");
+    let p = pipeline(
+        &tmp.path().join("ref.toml"),
+        &kafka_source(&topic, &common::unique("ref"), &broker.addr, 100, false),
+        &ref_out,
+        &extra(&tmp.path().join("ref.prom")),
+    );
+    let p = with_float32(&p);
+    let reference = finish(spawn_run(&p), &p, Duration::from_secs(600));
+    assert_eq!(reference["documents"], N, "{reference}");
+    assert_eq!(reference["deletions"], 1, "{reference}");
+
+    // Three workers in one group writing to one directory; the first is killed once it has
+    // committed a unit.
+    let group = common::unique("workers");
+    let out = tmp.path().join("shared");
+    let workers: Vec<(PathBuf, PathBuf)> = (0..3)
+        .map(|i| {
+            let metrics = tmp.path().join(format!("w{i}.prom"));
+            let p = pipeline(
+                &tmp.path().join(format!("w{i}.toml")),
+                &kafka_source(&topic, &group, &broker.addr, 50, false),
+                &out,
+                &extra(&metrics),
+            );
+            (with_float32(&p), metrics)
+        })
+        .collect();
+    let mut children: Vec<Child> = workers.iter().map(|(p, _)| spawn_run(p)).collect();
+    wait_for("worker 0's first commit", Duration::from_secs(300), || {
+        units_committed(&workers[0].1) >= 1
+    });
+    assert!(
+        children[0].try_wait().unwrap().is_none(),
+        "worker 0 finished before it could be killed"
+    );
+    children[0].kill().unwrap(); // SIGKILL
+    children[0].wait().unwrap();
+    let mut survivors = children.split_off(1);
+    let second = survivors.pop().unwrap();
+    let first = survivors.pop().unwrap();
+    let s1 = finish(first, &workers[1].0, Duration::from_secs(600));
+    let s2 = finish(second, &workers[2].0, Duration::from_secs(600));
+    let killed_units = units_committed(&workers[0].1);
+    eprintln!(
+        "worker 0 committed {killed_units} units before SIGKILL; workers 1 and 2: {} and {} units, {} and {} left to others",
+        s1["units"], s2["units"], s1["units_revoked"], s2["units_revoked"]
+    );
+
+    let seen = read_output(&out);
+    let expected = read_output(&ref_out);
+    let mut ids: Vec<String> = (0..N).map(|i| doc(i).0).collect();
+    ids.push("299999".into());
+    ids.sort();
+    assert_eq!(
+        seen["doc_ids"],
+        serde_json::json!(ids),
+        "a document is missing"
+    );
+    assert_eq!(expected["doc_ids"], serde_json::json!(ids));
+    assert!(expected["entities"].as_array().unwrap().len() > N / 2);
+    assert_eq!(
+        seen["entities"], expected["entities"],
+        "deduplicated entities differ from the single worker's"
+    );
+}
+
+/// `pipeline` with `model.int8 = false` appended to its [model] table.
+fn with_float32(pipeline: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(pipeline).unwrap();
+    std::fs::write(
+        pipeline,
+        text.replacen("[model]\n", "[model]\nint8 = false\n", 1),
+    )
+    .unwrap();
+    pipeline.to_path_buf()
+}
+
+#[test]
+fn a_file_run_killed_midway_and_run_again_equals_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    for k in 0..4 {
+        write_xml(
+            &inputs.join(format!("pubmed26n{k:04}.xml")),
+            k * 250..(k + 1) * 250,
+            None,
+        );
+    }
+    let source = format!(
+        "[source]\nkind = \"pubmed_xml\"\npaths = [\"{}\"]\n",
+        inputs.display()
+    );
+    let extra = "[run]\nthreads = 2\nchunk_documents = 50\n";
+    let ref_out = tmp.path().join("ref");
+    let p = pipeline(&tmp.path().join("ref.toml"), &source, &ref_out, extra);
+    let reference = finish(spawn_run(&p), &p, Duration::from_secs(600));
+    assert_eq!(reference["units"], 4, "{reference}");
+
+    // Killed once the manifest has a finished input, before the last.
+    let out = tmp.path().join("out");
+    let p = pipeline(&tmp.path().join("run.toml"), &source, &out, extra);
+    let mut child = spawn_run(&p);
+    let manifest = out.join("_manifest.json");
+    let finished = || -> usize {
+        std::fs::read_to_string(&manifest)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|m| m["inputs"].as_object().map(|o| o.len()))
+            .unwrap_or(0)
+    };
+    wait_for("a finished input", Duration::from_secs(300), || {
+        finished() >= 1
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended too soon"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let done_before = finished();
+    assert!(done_before < 4, "every input finished before the kill");
+
+    // Readers see only whole files: every visible Parquet file reads.
+    let visible = common::run_python(
+        r#"
+import glob, sys
+import pyarrow.parquet as pq
+files = glob.glob(sys.argv[1] + "/*/*.parquet")
+print(sum(pq.read_table(f).num_rows >= 0 for f in files))
+"#,
+        &[out.to_str().unwrap()],
+    );
+    assert_eq!(
+        visible.trim().parse::<usize>().unwrap(),
+        3 * done_before,
+        "only the finished inputs' tables are visible"
+    );
+
+    let p2 = pipeline(&tmp.path().join("rerun.toml"), &source, &out, extra);
+    let again = finish(spawn_run(&p2), &p2, Duration::from_secs(600));
+    assert_eq!(again["skipped_inputs"], done_before, "{again}");
+    assert_eq!(again["units"], 4 - done_before, "{again}");
+    assert_eq!(temporaries(&out), Vec::<PathBuf>::new());
+    let seen = read_output(&out);
+    let expected = read_output(&ref_out);
+    for key in ["files", "doc_ids", "entity_rows", "document_rows"] {
+        assert_eq!(seen[key], expected[key], "{key} differ");
+    }
+    assert!(!expected["entity_rows"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_following_worker_stops_gracefully_on_sigterm() {
+    const N: usize = 800;
+    let broker = common::Broker::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let topic = common::unique("docs");
+    broker.create_topic(&topic, 2);
+    let xml = tmp.path().join("dump.xml");
+    write_xml(&xml, 0..N, None);
+    common::bioner_ok(&[
+        "publish",
+        "--brokers",
+        &broker.addr,
+        "--topic",
+        &topic,
+        xml.to_str().unwrap(),
+    ]);
+    let group = common::unique("workers");
+    let out = tmp.path().join("out");
+    let metrics = tmp.path().join("w.prom");
+    let extra = format!(
+        "[run]\nthreads = 2\nchunk_documents = 20\nmetrics = \"{}\"\n",
+        metrics.display()
+    );
+    let p = pipeline(
+        &tmp.path().join("follow.toml"),
+        &kafka_source(&topic, &group, &broker.addr, 20, true),
+        &out,
+        &extra,
+    );
+    let child = spawn_run(&p);
+    wait_for("a first commit", Duration::from_secs(300), || {
+        units_committed(&metrics) >= 1
+    });
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    // Exit status 0 and a summary of what was committed.
+    let stopped = finish(child, &p, Duration::from_secs(120));
+    let stderr = std::fs::read_to_string(p.with_extension("stderr")).unwrap();
+    assert!(stderr.contains("stopping"), "{stderr}");
+    assert!(stopped["units"].as_u64().unwrap() >= 1, "{stopped}");
+    assert!(
+        stopped["documents"].as_u64().unwrap() < N as u64,
+        "the worker read everything before the signal: {stopped}"
+    );
+    assert_eq!(temporaries(&out), Vec::<PathBuf>::new());
+    let metrics_text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        metrics_text.contains("bioner_running{worker=\"w\"} 0"),
+        "{metrics_text}"
+    );
+
+    // The group continues where the stopped worker committed; together they cover every
+    // document, and nothing the stopped worker committed is read again.
+    let p2 = pipeline(
+        &tmp.path().join("rest.toml"),
+        &kafka_source(&topic, &group, &broker.addr, 20, false),
+        &out,
+        "[run]\nthreads = 2\nchunk_documents = 20\n",
+    );
+    let rest = finish(spawn_run(&p2), &p2, Duration::from_secs(600));
+    assert_eq!(
+        rest["documents"].as_u64().unwrap() + stopped["documents"].as_u64().unwrap(),
+        N as u64,
+        "{rest} {stopped}"
+    );
+    let seen = read_output(&out);
+    let ids: BTreeSet<String> = (0..N).map(|i| doc(i).0).collect();
+    assert_eq!(
+        seen["doc_ids"],
+        serde_json::json!(ids.into_iter().collect::<Vec<_>>())
+    );
+}
