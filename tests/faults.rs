@@ -71,6 +71,7 @@ fn kafka_source(topic: &str, group: &str, broker: &str, unit: usize, follow: boo
 fn spawn_run(pipeline: &Path) -> Child {
     let log = |ext: &str| std::fs::File::create(pipeline.with_extension(ext)).unwrap();
     Command::new(env!("CARGO_BIN_EXE_bioner"))
+        .env("RUST_LOG", "info,bioner::source::kafka=debug")
         .arg("run")
         .arg(pipeline)
         .args(["--json", "--quiet"])
@@ -256,11 +257,21 @@ fn three_workers_share_a_topic_and_survive_one_killed() {
     let mut ids: Vec<String> = (0..N).map(|i| doc(i).0).collect();
     ids.push("299999".into());
     ids.sort();
-    assert_eq!(
-        seen["doc_ids"],
-        serde_json::json!(ids),
-        "a document is missing"
-    );
+    if seen["doc_ids"] != serde_json::json!(ids) {
+        let coverage = common::run_python(
+            r#"
+import duckdb, sys
+print(duckdb.sql(f"SELECT split_part(origin, '@', 1) AS part, min(CAST(split_part(origin, '@', 2) AS INT)) lo, max(CAST(split_part(origin, '@', 2) AS INT)) hi, count(*) n, count(DISTINCT origin) d FROM '{sys.argv[1]}/documents/*.parquet' GROUP BY 1 ORDER BY 1").fetchall())
+print(sorted(__import__('os').listdir(sys.argv[1] + '/documents')))
+"#,
+            &[out.to_str().unwrap()],
+        );
+        let logs: Vec<String> = workers
+            .iter()
+            .map(|(p, _)| std::fs::read_to_string(p.with_extension("stderr")).unwrap_or_default())
+            .collect();
+        panic!("a document is missing; coverage {coverage}\nlogs: {logs:#?}");
+    }
     assert_eq!(expected["doc_ids"], serde_json::json!(ids));
     assert!(expected["entities"].as_array().unwrap().len() > N / 2);
     assert_eq!(
@@ -430,4 +441,73 @@ fn a_following_worker_stops_gracefully_on_sigterm() {
         seen["doc_ids"],
         serde_json::json!(ids.into_iter().collect::<Vec<_>>())
     );
+}
+
+#[test]
+fn a_worker_rides_out_a_broker_restart() {
+    const N: usize = 1500;
+    let mut broker = common::Broker::start_persistent();
+    let tmp = tempfile::tempdir().unwrap();
+    let (topic, output) = (common::unique("docs"), common::unique("entities"));
+    broker.create_topic(&topic, 4);
+    broker.create_topic(&output, 2);
+    let xml = tmp.path().join("dump.xml");
+    write_xml(&xml, 0..N, None);
+    common::bioner_ok(&[
+        "publish",
+        "--brokers",
+        &broker.addr,
+        "--topic",
+        &topic,
+        xml.to_str().unwrap(),
+    ]);
+    let out = tmp.path().join("out");
+    let metrics = tmp.path().join("w.prom");
+    let p = pipeline(
+        &tmp.path().join("worker.toml"),
+        &kafka_source(&topic, &common::unique("workers"), &broker.addr, 50, false),
+        &out,
+        &format!(
+            "[sinks.kafka]\ntopic = \"{output}\"\n[run]\nthreads = 2\nchunk_documents = 50\n\
+             metrics = \"{}\"\n",
+            metrics.display()
+        ),
+    );
+    let child = spawn_run(&p);
+    wait_for("a first commit", Duration::from_secs(300), || {
+        units_committed(&metrics) >= 1
+    });
+    broker.restart(Duration::from_secs(3));
+    let s = finish(child, &p, Duration::from_secs(600));
+    eprintln!(
+        "after the restart: {} units, {} commit failures (retried), {} units left to a rebalance",
+        s["units"], s["commit_failures"], s["units_revoked"]
+    );
+    assert!(s["documents"].as_u64().unwrap() >= N as u64, "{s}");
+
+    // Nothing lost: every document in the tables and on the output topic.
+    let ids: BTreeSet<String> = (0..N).map(|i| doc(i).0).collect();
+    let seen = read_output(&out);
+    assert_eq!(
+        seen["doc_ids"],
+        serde_json::json!(ids.iter().collect::<Vec<_>>())
+    );
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .set("group.id", common::unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&output]).unwrap();
+    let mut keys = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while keys.len() < N && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+            keys.insert(String::from_utf8(m.key().unwrap().to_vec()).unwrap());
+        }
+    }
+    assert_eq!(keys, ids, "entity messages missing for some documents");
 }

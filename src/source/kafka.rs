@@ -148,6 +148,9 @@ pub enum Committed {
 /// The Kafka source.
 pub struct KafkaSource {
     consumer: BaseConsumer<GroupContext>,
+    /// Connection settings, for the probe consumer of [`KafkaSource::group_done`].
+    settings: KafkaSettings,
+    group_id: String,
     topic: String,
     follow: bool,
     unit_messages: i64,
@@ -189,11 +192,25 @@ impl KafkaSource {
             .map_err(|e| format!("subscribe to {topic}: {e}"))?;
         Ok(Self {
             consumer,
+            settings: settings.clone(),
+            group_id: group_id.to_owned(),
             topic: topic.to_owned(),
             follow,
             unit_messages,
             limits,
         })
+    }
+
+    /// A consumer outside the group that reads partitions it is assigned explicitly.
+    fn probe(&self) -> Result<BaseConsumer, String> {
+        let mut cfg = self.settings.client_config();
+        // librdkafka wants a group id even for explicit assignment; this one never joins or
+        // commits.
+        cfg.set("group.id", format!("{}.probe", self.group_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true");
+        cfg.create()
+            .map_err(|e| format!("Kafka probe consumer: {e}"))
     }
 
     /// Commits `next_offset` for `partition` (synchronously), unless the partition was revoked
@@ -221,8 +238,8 @@ impl KafkaSource {
         &self.topic
     }
 
-    /// Messages behind the high watermark per assigned partition (one watermark request per
-    /// partition; partitions whose watermarks do not arrive within a second are left out).
+    /// Messages behind the high watermark per assigned partition (from the consumer's cached
+    /// watermarks; partitions not fetched yet are left out).
     pub fn lag(&self) -> Vec<(i32, i64)> {
         let Ok(positions) = self.consumer.position() else {
             return Vec::new();
@@ -231,10 +248,7 @@ impl KafkaSource {
             .elements()
             .iter()
             .filter_map(|e| {
-                let (_, high) = self
-                    .consumer
-                    .fetch_watermarks(&self.topic, e.partition(), Duration::from_secs(1))
-                    .ok()?;
+                let (_, high) = self.cached_watermarks(e.partition())?;
                 let pos = match e.offset() {
                     Offset::Offset(o) => o,
                     _ => return None,
@@ -283,12 +297,20 @@ impl KafkaSource {
         let mut next_id = 0u64;
         let mut last_message = Instant::now();
         let mut last_check = Instant::now() - Duration::from_secs(60);
+        let probe = if self.follow {
+            None
+        } else {
+            Some(self.probe()?)
+        };
         let mut done = |at_end: &BTreeSet<i32>, last_message: Instant| -> Result<bool, String> {
-            if self.follow || last_check.elapsed() < Duration::from_secs(1) {
+            let Some(probe) = &probe else {
+                return Ok(false);
+            };
+            if last_check.elapsed() < Duration::from_secs(1) {
                 return Ok(false);
             }
             last_check = Instant::now();
-            Ok(self.caught_up(at_end, last_message)? && self.group_done()?)
+            Ok(self.caught_up(at_end, last_message)? && self.group_done(probe)?)
         };
         let send = |c: RecordChunk| tx.send(c).map_err(|_| "pipeline stopped".to_owned());
         loop {
@@ -355,9 +377,12 @@ impl KafkaSource {
         }
     }
 
-    /// Whether the group has finished the topic: every partition's committed offset has
-    /// reached its high watermark (a partition never committed counts when it is empty).
-    fn group_done(&self) -> Result<bool, String> {
+    /// Whether the group has finished the topic: from every partition's committed offset
+    /// there is nothing left to read. A probe consumer outside the group (`probe`) is assigned
+    /// every partition at the group's committed offset (or its beginning, if never committed):
+    /// a partition is finished when the probe reaches its end without a message. (Brokers'
+    /// ListOffsets answers are not used: some Kafka-protocol brokers answer them wrongly.)
+    fn group_done(&self, probe: &BaseConsumer) -> Result<bool, String> {
         let timeout = Duration::from_secs(5);
         let metadata = self
             .consumer
@@ -373,20 +398,65 @@ impl KafkaSource {
             .consumer
             .committed_offsets(tpl, timeout)
             .map_err(|e| format!("committed offsets of {}: {e}", self.topic))?;
+        let mut from = TopicPartitionList::new();
         for e in committed.elements() {
-            let (low, high) = self
-                .consumer
-                .fetch_watermarks(&self.topic, e.partition(), timeout)
-                .map_err(|e| format!("watermarks: {e}"))?;
             let at = match e.offset() {
-                Offset::Offset(o) => o,
-                _ => low,
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
             };
-            if at < high {
-                return Ok(false);
-            }
+            from.add_partition_offset(&self.topic, e.partition(), at)
+                .map_err(|e| e.to_string())?;
         }
-        Ok(true)
+        probe
+            .assign(&from)
+            .map_err(|e| format!("probe of {}: {e}", self.topic))?;
+        let mut pending: BTreeSet<i32> = from.elements().iter().map(|e| e.partition()).collect();
+        let deadline = Instant::now() + timeout;
+        let done = loop {
+            if pending.is_empty() {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            match probe.poll(Duration::from_millis(100)) {
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    pending.remove(&p);
+                }
+                Some(Ok(m)) => {
+                    tracing::debug!(
+                        "group check: {}/{} has messages from offset {}",
+                        self.topic,
+                        m.partition(),
+                        m.offset()
+                    );
+                    break false;
+                }
+                _ => {}
+            }
+        };
+        let _ = probe.unassign();
+        Ok(done)
+    }
+
+    /// This consumer's cached low and high watermarks of `partition` (from fetch responses;
+    /// no request to the broker).
+    fn cached_watermarks(&self, partition: i32) -> Option<(i64, i64)> {
+        let topic = std::ffi::CString::new(self.topic.as_str()).ok()?;
+        let (mut low, mut high) = (-1i64, -1i64);
+        // SAFETY: the client pointer is valid while `self.consumer` lives; the topic is a
+        // NUL-terminated string and the out-pointers point at live locals.
+        let err = unsafe {
+            rdkafka::bindings::rd_kafka_get_watermark_offsets(
+                self.consumer.client().native_ptr(),
+                topic.as_ptr(),
+                partition,
+                &mut low,
+                &mut high,
+            )
+        };
+        (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+            .then_some((low, high))
     }
 
     /// Whether every partition assigned to this worker (if any) is at its end (seen as an EOF
@@ -407,24 +477,10 @@ impl KafkaSource {
         if last_message.elapsed() < Duration::from_secs(10) {
             return Ok(false);
         }
-        let positions = self
-            .consumer
-            .position()
-            .map_err(|e| format!("position: {e}"))?;
-        for e in positions.elements() {
-            let (_, high) = self
-                .consumer
-                .fetch_watermarks(&self.topic, e.partition(), Duration::from_secs(5))
-                .map_err(|e| format!("watermarks: {e}"))?;
-            let pos = match e.offset() {
-                Offset::Offset(o) => o,
-                _ => 0,
-            };
-            if pos < high {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        Ok(self
+            .lag()
+            .iter()
+            .all(|&(p, behind)| behind == 0 || at_end.contains(&p)))
     }
 }
 

@@ -43,50 +43,128 @@ pub fn run_python(code: &str, args: &[&str]) -> String {
 pub struct Broker {
     pub addr: String,
     child: Option<Child>,
+    /// With persistent storage: the S3 endpoint (a local moto server) tansu keeps its topics
+    /// and offsets in, so they survive [`Broker::restart`].
+    s3: Option<(Child, String)>,
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+fn wait_listening(addr: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 impl Broker {
     pub fn start() -> Broker {
         if let Ok(addr) = std::env::var("BIONER_TEST_BROKER") {
             if !addr.is_empty() {
-                return Broker { addr, child: None };
+                return Broker {
+                    addr,
+                    child: None,
+                    s3: None,
+                };
             }
         }
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Self::spawn_tansu(&addr, None);
+        Broker {
+            addr,
+            child: Some(child),
+            s3: None,
+        }
+    }
+
+    /// A broker of its own whose storage survives a restart: tansu on `s3://tansu/` served by
+    /// a local moto S3 server (from the venv, `ops/requirements.txt`).
+    pub fn start_persistent() -> Broker {
+        let moto = project_root().join(".venv/bin/moto_server");
+        assert!(
+            moto.exists(),
+            "{} missing: run ops/setup.sh",
+            moto.display()
+        );
+        let s3_port = free_port();
+        let s3 = Command::new(moto)
+            .args(["-H", "127.0.0.1", "-p", &s3_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let endpoint = format!("http://127.0.0.1:{s3_port}");
+        wait_listening(&format!("127.0.0.1:{s3_port}"), "moto_server");
+        run_python(
+            "import boto3, sys\n\
+             boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test',\n\
+               aws_secret_access_key='test', region_name='us-east-1').create_bucket(Bucket='tansu')",
+            &[&endpoint],
+        );
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Self::spawn_tansu(&addr, Some(&endpoint));
+        Broker {
+            addr,
+            child: Some(child),
+            s3: Some((s3, endpoint)),
+        }
+    }
+
+    fn spawn_tansu(addr: &str, s3_endpoint: Option<&str>) -> Child {
         let tansu = project_root().join(".tools/bin/tansu");
         assert!(
             tansu.exists(),
             "{} missing: run ops/setup.sh",
             tansu.display()
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(tansu)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .arg("--storage-engine")
-            .arg("memory://tansu/")
+        let url = format!("tcp://{addr}");
+        let mut cmd = Command::new(tansu);
+        cmd.args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ]);
+        match s3_endpoint {
+            Some(endpoint) => {
+                cmd.args(["--storage-engine", "s3://tansu/"])
+                    .env("AWS_ENDPOINT", endpoint)
+                    .env("AWS_ALLOW_HTTP", "true")
+                    .env("AWS_ACCESS_KEY_ID", "test")
+                    .env("AWS_SECRET_ACCESS_KEY", "test")
+                    .env("AWS_DEFAULT_REGION", "us-east-1");
+            }
+            None => {
+                cmd.args(["--storage-engine", "memory://tansu/"]);
+            }
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start tansu");
-        let addr = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(50));
+        wait_listening(addr, "tansu");
+        child
+    }
+
+    /// Stops the broker process (SIGKILL), waits `down`, and starts it again on the same
+    /// address and storage. Only for [`Broker::start_persistent`].
+    pub fn restart(&mut self, down: Duration) {
+        let endpoint = self.s3.as_ref().expect("a persistent broker").1.clone();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
-        Broker {
-            addr,
-            child: Some(child),
-        }
+        std::thread::sleep(down);
+        self.child = Some(Self::spawn_tansu(&self.addr, Some(&endpoint)));
     }
 }
 
@@ -115,7 +193,8 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
+        let s3 = self.s3.as_mut().map(|(c, _)| c);
+        for child in self.child.iter_mut().chain(s3) {
             let _ = child.kill();
             let _ = child.wait();
         }
