@@ -18,6 +18,8 @@
 #                              sasl.username=bioner-admin ssl.ca.location=/etc/ssl/certs/kafka-ca.pem"
 #   BIONER_KAFKA_PROPERTIES_FILE  the same, one KEY=VALUE a line (# comments; values may hold
 #                             spaces): keep the password here, in a file only its owner can read
+#   BIONER_KAFKA_FROM         a TOML file whose [kafka] table (brokers, properties) is used,
+#                             e.g. the workers' pipeline: the password stays off the command line
 #   BIONER_BIN                binary (default: target/release/bioner in the install root)
 # Every property is passed to bioner as `--property KEY=VALUE`.
 set -euo pipefail
@@ -29,14 +31,15 @@ usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 BIN="${BIONER_BIN:-$ROOT/target/release/bioner}"
 BROKERS="${BIONER_KAFKA_BROKERS:-127.0.0.1:9092}"
+BROKERS_GIVEN=0; [ -n "${BIONER_KAFKA_BROKERS:-}" ] && BROKERS_GIVEN=1
 PARTITIONS="${BIONER_TOPIC_PARTITIONS:-12}"
 REPLICATION="${BIONER_TOPIC_REPLICATION:-1}"   # 3 in production
 topics=()
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --brokers) [ $# -ge 2 ] || die "$1 needs a value"; BROKERS="$2"; shift 2 ;;
-    --brokers=*) BROKERS="${1#*=}"; shift ;;
+    --brokers) [ $# -ge 2 ] || die "$1 needs a value"; BROKERS="$2"; BROKERS_GIVEN=1; shift 2 ;;
+    --brokers=*) BROKERS="${1#*=}"; BROKERS_GIVEN=1; shift ;;
     --partitions) [ $# -ge 2 ] || die "$1 needs a value"; PARTITIONS="$2"; shift 2 ;;
     --partitions=*) PARTITIONS="${1#*=}"; shift ;;
     --replication-factor) [ $# -ge 2 ] || die "$1 needs a value"; REPLICATION="$2"; shift 2 ;;
@@ -77,5 +80,12 @@ done
 keys=("${props[@]%%=*}")   # names only: values may be secrets
 printf '[create-topics] %s on %s: %s partitions, replication factor %s, client properties: %s\n' \
   "${topics[*]}" "$BROKERS" "$PARTITIONS" "$REPLICATION" "${keys[*]:-none}" >&2
-exec "$BIN" topics create --brokers "$BROKERS" --partitions "$PARTITIONS" \
+conn=(--brokers "$BROKERS")
+if [ -n "${BIONER_KAFKA_FROM:-}" ]; then
+  [ -r "$BIONER_KAFKA_FROM" ] || die "cannot read BIONER_KAFKA_FROM=$BIONER_KAFKA_FROM"
+  conn=(--kafka-from "$BIONER_KAFKA_FROM")
+  # Brokers from the file unless given here.
+  [ "$BROKERS_GIVEN" = 1 ] && conn+=(--brokers "$BROKERS")
+fi
+exec "$BIN" topics create "${conn[@]}" --partitions "$PARTITIONS" \
   --replication-factor "$REPLICATION" "${prop_args[@]}" "${topics[@]}"

@@ -42,6 +42,35 @@ fn write_xml(path: &Path, range: std::ops::Range<usize>, deletion: Option<&str>)
     std::fs::write(path, xml).unwrap();
 }
 
+/// A new topic of `partitions` with documents `0..n` (and a deletion) published onto it by
+/// `bioner publish` from a PubMed XML file in `dir`.
+fn publish(
+    broker: &common::Broker,
+    dir: &Path,
+    partitions: i32,
+    n: usize,
+    deletion: Option<&str>,
+) -> String {
+    let topic = common::unique("docs");
+    broker.create_topic(&topic, partitions);
+    let xml = dir.join("dump.xml");
+    write_xml(&xml, 0..n, deletion);
+    let published = common::bioner_ok(&[
+        "publish",
+        "--brokers",
+        &broker.addr,
+        "--topic",
+        &topic,
+        xml.to_str().unwrap(),
+    ]);
+    let messages = n + usize::from(deletion.is_some());
+    assert!(
+        published.contains(&format!("published {messages} messages")),
+        "{published}"
+    );
+    topic
+}
+
 /// A pipeline file over `source` into the Parquet directory `out`.
 fn pipeline(path: &Path, source: &str, out: &Path, extra: &str) -> PathBuf {
     let f = common::ner_fixture();
@@ -177,22 +206,7 @@ fn three_workers_share_a_topic_and_survive_one_killed() {
     const N: usize = 2000;
     let broker = common::Broker::start();
     let tmp = tempfile::tempdir().unwrap();
-    let topic = common::unique("docs");
-    broker.create_topic(&topic, 4);
-    let xml = tmp.path().join("dump.xml");
-    write_xml(&xml, 0..N, Some("299999"));
-    let published = common::bioner_ok(&[
-        "publish",
-        "--brokers",
-        &broker.addr,
-        "--topic",
-        &topic,
-        xml.to_str().unwrap(),
-    ]);
-    assert!(
-        published.contains(&format!("published {} messages", N + 1)),
-        "{published}"
-    );
+    let topic = publish(&broker, tmp.path(), 4, N, Some("299999"));
 
     // float32: the int8 encoder's activation scales depend on what else is in the batch, so
     // only float32 gives the same spans whatever the units' batches are.
@@ -371,18 +385,7 @@ fn a_following_worker_stops_gracefully_on_sigterm() {
     const N: usize = 800;
     let broker = common::Broker::start();
     let tmp = tempfile::tempdir().unwrap();
-    let topic = common::unique("docs");
-    broker.create_topic(&topic, 2);
-    let xml = tmp.path().join("dump.xml");
-    write_xml(&xml, 0..N, None);
-    common::bioner_ok(&[
-        "publish",
-        "--brokers",
-        &broker.addr,
-        "--topic",
-        &topic,
-        xml.to_str().unwrap(),
-    ]);
+    let topic = publish(&broker, tmp.path(), 2, N, None);
     let group = common::unique("workers");
     let out = tmp.path().join("out");
     let metrics = tmp.path().join("w.prom");
@@ -448,19 +451,9 @@ fn a_worker_rides_out_a_broker_restart() {
     const N: usize = 1500;
     let mut broker = common::Broker::start_persistent();
     let tmp = tempfile::tempdir().unwrap();
-    let (topic, output) = (common::unique("docs"), common::unique("entities"));
-    broker.create_topic(&topic, 4);
+    let topic = publish(&broker, tmp.path(), 4, N, None);
+    let output = common::unique("entities");
     broker.create_topic(&output, 2);
-    let xml = tmp.path().join("dump.xml");
-    write_xml(&xml, 0..N, None);
-    common::bioner_ok(&[
-        "publish",
-        "--brokers",
-        &broker.addr,
-        "--topic",
-        &topic,
-        xml.to_str().unwrap(),
-    ]);
     let out = tmp.path().join("out");
     let metrics = tmp.path().join("w.prom");
     let p = pipeline(

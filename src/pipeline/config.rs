@@ -112,7 +112,7 @@ pub struct RunModelConfig {
     #[serde(default)]
     pub device: DeviceChoice,
     /// On the CPU, run the encoder's linear layers (and the boundary projection) in dynamic
-    /// int8: about 1.4 times the documents/s for 0.12 F1 on BC5CDR test (docs/RESULTS.md).
+    /// int8: about 1.5 times the documents/s for 0.1 F1 on BC5CDR test (docs/RESULTS.md).
     /// Ignored on CUDA. `false` keeps float32 everywhere.
     #[serde(default = "yes")]
     pub int8: bool,
