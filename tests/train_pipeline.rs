@@ -12,27 +12,8 @@ use common::bioner_ok as bioner;
 fn augment_train_and_evaluate_from_a_pipeline_file() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let parser = common::mini_parser(root);
-    let data = root.join("data");
-    common::bc5cdr_fixture(&data);
-    let corpora = root.join("corpora");
-    bioner(&[
-        "import",
-        "bc5cdr",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        corpora.to_str().unwrap(),
-    ]);
+    let (corpora, parser) = common::parsed_corpus(root, &["train", "dev", "test"]);
     let split = |s: &str| corpora.join("bc5cdr").join(s);
-    for s in ["train", "dev", "test"] {
-        bioner(&[
-            "parse",
-            split(s).to_str().unwrap(),
-            "--model",
-            parser.to_str().unwrap(),
-        ]);
-    }
 
     // A WordNet with one synset, in the database format.
     let wordnet = root.join("wordnet");

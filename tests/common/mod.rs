@@ -315,30 +315,40 @@ pub struct Fixture {
     pub parser: PathBuf,
 }
 
+/// The BC5CDR fixture imported under `root/corpora` and `splits` parsed with the mini parser;
+/// returns the corpora folder and the parser.
+pub fn parsed_corpus(root: &std::path::Path, splits: &[&str]) -> (PathBuf, PathBuf) {
+    let parser = mini_parser(root);
+    let data = root.join("data");
+    bc5cdr_fixture(&data);
+    let corpora = root.join("corpora");
+    bioner_ok(&[
+        "import",
+        "bc5cdr",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        corpora.to_str().unwrap(),
+    ]);
+    for s in splits {
+        let split = corpora.join("bc5cdr").join(s);
+        bioner_ok(&[
+            "parse",
+            split.to_str().unwrap(),
+            "--model",
+            parser.to_str().unwrap(),
+        ]);
+    }
+    (corpora, parser)
+}
+
 pub fn ner_fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let parser = mini_parser(root);
-        let data = root.join("data");
-        bc5cdr_fixture(&data);
-        let corpora = root.join("corpora");
-        bioner_ok(&[
-            "import",
-            "bc5cdr",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            corpora.to_str().unwrap(),
-        ]);
+        let (corpora, parser) = parsed_corpus(root, &["train"]);
         let train = corpora.join("bc5cdr/train");
-        bioner_ok(&[
-            "parse",
-            train.to_str().unwrap(),
-            "--model",
-            parser.to_str().unwrap(),
-        ]);
         let model = root.join("model");
         let pipeline = root.join("train.toml");
         std::fs::write(
