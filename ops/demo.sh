@@ -15,7 +15,7 @@ cargo build --release --quiet
 BIONER=target/release/bioner
 
 if [ ! -f models/parser/craft.bnrdep ]; then
-  echo "== no parser model yet: training the tagger and parser on CRAFT (~5 min, once)"
+  echo "== no parser model yet: training the tagger and parser on CRAFT (~17 min, once)"
   "$BIONER" parser train
 fi
 if [ ! -f models/ner-default/bioner.json ]; then

@@ -131,6 +131,12 @@ enum Command {
     },
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ParserArch {
+    Biaffine,
+    Perceptron,
+}
+
 #[derive(Subcommand, Debug)]
 enum ParserCommand {
     /// Train tagger, parser and labeller on a CoNLL-U treebank and save the model file.
@@ -154,6 +160,13 @@ enum ParserCommand {
         /// twice the speed of 8 (`parser eval --beam N` measures any width).
         #[arg(long, default_value_t = 4)]
         parse_beam: usize,
+        /// Which parser to train: `biaffine` (neural, BiLSTM + biaffine attention; more
+        /// accurate) or `perceptron` (arc-hybrid beam search; `--epochs`, `--beam`).
+        #[arg(long, value_enum, default_value = "biaffine")]
+        arch: ParserArch,
+        /// Passes of the neural parser over the treebank (`--epochs` trains the tagger).
+        #[arg(long, default_value_t = 20)]
+        neural_epochs: usize,
     },
     /// Attachment scores on CRAFT test and GENIA dev (gold tokens), and speed on 1 and 2 threads.
     Eval {
@@ -526,7 +539,7 @@ fn text_eval(data_dir: &std::path::Path, show: usize) -> Result<()> {
 }
 
 fn parser_command(command: ParserCommand) -> Result<()> {
-    use bioner::parse::{DependencyModel, TrainOptions, evaluate, read_conllu};
+    use bioner::parse::{BiaffineTraining, DependencyModel, TrainOptions, evaluate, read_conllu};
     match command {
         ParserCommand::Train {
             train,
@@ -535,6 +548,8 @@ fn parser_command(command: ParserCommand) -> Result<()> {
             seed,
             beam,
             parse_beam,
+            arch,
+            neural_epochs,
         } => {
             let started = std::time::Instant::now();
             let sentences = read_conllu(&train)?;
@@ -544,11 +559,21 @@ fn parser_command(command: ParserCommand) -> Result<()> {
                 train.display(),
                 sentences.len()
             );
-            let mut model =
-                DependencyModel::train(&sentences, &TrainOptions { epochs, seed, beam }, |line| {
-                    println!("  {line}")
-                });
-            model.beam = parse_beam.max(1);
+            let neural = (arch == ParserArch::Biaffine).then(|| BiaffineTraining {
+                epochs: neural_epochs,
+                seed,
+                ..Default::default()
+            });
+            let opts = TrainOptions {
+                epochs,
+                seed,
+                beam,
+                neural,
+            };
+            let mut model = DependencyModel::train(&sentences, &opts, |line| println!("  {line}"));
+            if model.neural.is_none() {
+                model.beam = parse_beam.max(1);
+            }
             model.metadata = serde_json::json!({
                 "bioner_version": env!("CARGO_PKG_VERSION"),
                 "trained_on": train.file_name().map(|f| f.to_string_lossy().into_owned()),
@@ -556,8 +581,10 @@ fn parser_command(command: ParserCommand) -> Result<()> {
                 "words": words,
                 "epochs": epochs,
                 "seed": seed,
-                "beam": beam,
-                "parse_beam": model.beam,
+                "arch": format!("{arch:?}").to_lowercase(),
+                "neural_epochs": neural.map(|n| n.epochs),
+                "beam": neural.is_none().then_some(beam),
+                "parse_beam": neural.is_none().then_some(model.beam),
             })
             .to_string();
             model.save(&out)?;
@@ -579,10 +606,13 @@ fn parser_command(command: ParserCommand) -> Result<()> {
             if let Some(width) = beam {
                 model.beam = width.max(1);
             }
+            let parser = match model.neural {
+                Some(_) => "the neural parser".to_owned(),
+                None => format!("beam {}", model.beam),
+            };
             println!(
-                "model loaded in {:.0} ms, parsing with beam {}: {}",
+                "model loaded in {:.0} ms, parsing with {parser}: {}",
                 started.elapsed().as_secs_f64() * 1e3,
-                model.beam,
                 model.metadata
             );
             println!(
@@ -613,10 +643,15 @@ fn parser_command(command: ParserCommand) -> Result<()> {
                 .map(|s| s.tokens.iter().map(|t| t.form.as_str()).collect())
                 .collect();
             let total: usize = words.iter().map(Vec::len).sum();
+            // Parallelism comes from rayon, a batch of sentences per worker; libtorch's own
+            // intra-op threads would oversubscribe the cores (neural parser).
+            tch::set_num_threads(1);
             for threads in [1, 2] {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .build()?;
+                // A warm-up pass over the first sentences (allocator, libtorch kernels).
+                pool.install(|| model.parse_many(&words[..words.len().min(2000)]));
                 let t = std::time::Instant::now();
                 let parses = pool.install(|| model.parse_many(&words));
                 let secs = t.elapsed().as_secs_f64();
@@ -642,6 +677,8 @@ fn parse_corpus(dir: &std::path::Path, model_path: &std::path::Path, lang: &str)
 
     let model = commands::parser_for(lang, model_path)?;
     let grapher = commands::grapher(&model);
+    // rayon runs a batch of sentences per worker; one libtorch thread each (neural parser).
+    tch::set_num_threads(1);
     let started = std::time::Instant::now();
     let existing = dir.join("sentences.parquet");
     let mut sentences = if existing.is_file() {

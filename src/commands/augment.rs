@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use rayon::prelude::*;
 
 use bioner::augment::{
     AugmentOptions, Augmenter, DEFAULT_WORDNET_DIR, Method, Synonyms, write_shards,
@@ -94,10 +93,14 @@ pub fn run(a: AugmentArgs) -> Result<()> {
     };
     let augmenter = Augmenter::new(&train, &synonyms);
     let (mut rows, stats) = augmenter.run(&train, &methods, &opts);
-    rows.par_iter_mut().for_each(|r| {
-        let words: Vec<&str> = r.sentence.tokens.iter().map(String::as_str).collect();
-        r.sentence.tree = Some(grapher.tree(&words));
-    });
+    let words: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|r| r.sentence.tokens.iter().map(String::as_str).collect())
+        .collect();
+    let trees = grapher.trees(&words);
+    for (r, tree) in rows.iter_mut().zip(trees) {
+        r.sentence.tree = Some(tree);
+    }
     let method_names: Vec<&str> = methods.iter().map(|m| m.name()).collect();
     let metadata = [
         ("methods", method_names.join(",")),

@@ -29,10 +29,17 @@ pub fn chain_tree(n: usize) -> Vec<u32> {
 impl Grapher<'_> {
     /// The tree of one sentence of words.
     pub fn tree(&self, words: &[&str]) -> Tree {
+        self.trees(&[words.to_vec()]).pop().expect("one tree")
+    }
+
+    /// The trees of many sentences, in parallel on the current rayon pool (the neural parser
+    /// takes them in batches).
+    pub fn trees(&self, sentences: &[Vec<&str>]) -> Vec<Tree> {
         match self {
-            Grapher::Parser(model) => {
-                let p = model.parse(words);
-                Tree {
+            Grapher::Parser(model) => model
+                .parse_many(sentences)
+                .into_iter()
+                .map(|p| Tree {
                     pos: p
                         .tags
                         .iter()
@@ -40,13 +47,16 @@ impl Grapher<'_> {
                         .collect(),
                     heads: p.heads.iter().map(|&h| h as u32).collect(),
                     deprels: p.labels.iter().map(|&l| model.labels[l].clone()).collect(),
-                }
-            }
-            Grapher::Chain => Tree {
-                pos: vec!["X".into(); words.len()],
-                heads: chain_tree(words.len()),
-                deprels: vec!["chain".into(); words.len()],
-            },
+                })
+                .collect(),
+            Grapher::Chain => sentences
+                .iter()
+                .map(|words| Tree {
+                    pos: vec!["X".into(); words.len()],
+                    heads: chain_tree(words.len()),
+                    deprels: vec!["chain".into(); words.len()],
+                })
+                .collect(),
         }
     }
 }
@@ -58,7 +68,7 @@ pub fn annotate_documents(
     tokenizer: &dyn WordTokenizer,
     grapher: &Grapher<'_>,
 ) -> Vec<Sentence> {
-    documents
+    let mut sentences: Vec<Sentence> = documents
         .par_iter()
         .flat_map_iter(|doc| {
             let mut out = Vec::new();
@@ -74,12 +84,10 @@ pub fn annotate_documents(
                     if spans.is_empty() {
                         continue;
                     }
-                    let words: Vec<&str> = spans.iter().map(|s| s.text(sentence_text)).collect();
                     let tokens = spans
                         .iter()
-                        .zip(&words)
-                        .map(|(s, w)| Token {
-                            text: (*w).to_owned(),
+                        .map(|s| Token {
+                            text: s.text(sentence_text).to_owned(),
                             char_start: (s.char_start + chars_before) as u32,
                             char_end: (s.char_end + chars_before) as u32,
                         })
@@ -90,7 +98,7 @@ pub fn annotate_documents(
                         index: out.len() as u32,
                         char_start: chars_before as u32,
                         char_end: (chars_before + sentence_text.chars().count()) as u32,
-                        tree: Some(grapher.tree(&words)),
+                        tree: None,
                         tokens,
                         tags: None,
                     });
@@ -98,15 +106,21 @@ pub fn annotate_documents(
             }
             out
         })
-        .collect()
+        .collect();
+    annotate_sentences(&mut sentences, grapher);
+    sentences
 }
 
 /// Adds trees to sentences that already have tokens (e.g. token corpora).
 pub fn annotate_sentences(sentences: &mut [Sentence], grapher: &Grapher<'_>) {
-    sentences.par_iter_mut().for_each(|s| {
-        let words: Vec<&str> = s.tokens.iter().map(|t| t.text.as_str()).collect();
-        s.tree = Some(grapher.tree(&words));
-    });
+    let words: Vec<Vec<&str>> = sentences
+        .iter()
+        .map(|s| s.tokens.iter().map(|t| t.text.as_str()).collect())
+        .collect();
+    let trees = grapher.trees(&words);
+    for (s, tree) in sentences.iter_mut().zip(trees) {
+        s.tree = Some(tree);
+    }
 }
 
 #[cfg(test)]

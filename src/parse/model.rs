@@ -4,7 +4,9 @@
 //! File layout (little-endian): magic `BNRDEP01`, u32 format version, a JSON metadata string,
 //! the tag list, the label list, the tag dictionary, then three weight tables (tagger, parser,
 //! labeller), each `u32 classes, u64 rows, rows × u64 keys, rows × classes × f32`. Version 2 put the
-//! beam width after the version (and changed the parser's feature set).
+//! beam width after the version (and changed the parser's feature set). Version 3 appends one
+//! byte: 1 when the neural parser follows (see [`BiaffineParser`]), which then parses instead of
+//! the perceptron tables (left empty); version 2 files still load.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,13 +14,15 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::arcs::{Context, MOVES, label_features, parse_beam, train_sentence_beam};
+use super::biaffine::{BiaffineConfig, BiaffineParser, BiaffineTraining, TaggedWords};
+use super::binio::{Reader, put_str, put_strings, put_weights};
 use super::conllu::TreeSentence;
 use super::perceptron::{FeatureMap, Trainer, Weights, argmax};
 use super::tagger::{Tagger, shuffle};
 
 const MAGIC: &[u8; 8] = b"BNRDEP01";
 /// Version of the model file format.
-pub const MODEL_FORMAT_VERSION: u32 = 2;
+pub const MODEL_FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParserModelError {
@@ -43,7 +47,7 @@ pub struct Parse {
     pub labels: Vec<usize>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct DependencyModel {
     pub tagger: Tagger,
     pub(crate) parser: Weights,
@@ -54,6 +58,9 @@ pub struct DependencyModel {
     pub beam: usize,
     /// Free-form JSON describing how the model was trained.
     pub metadata: String,
+    /// The neural parser; when present it parses and labels, and the perceptron tables
+    /// (`parser`, `labeller`, `beam`) are unused.
+    pub neural: Option<BiaffineParser>,
 }
 
 /// Training options.
@@ -64,6 +71,8 @@ pub struct TrainOptions {
     /// Beam width for training and parsing; 1 trains the greedy parser with the dynamic
     /// oracle, more trains globally with max-violation updates.
     pub beam: usize,
+    /// Train the neural (biaffine) parser instead of the perceptron parser.
+    pub neural: Option<BiaffineTraining>,
 }
 
 impl DependencyModel {
@@ -105,17 +114,15 @@ impl DependencyModel {
                 Tagger::train(&rest, opts.epochs.min(5), opts.seed + f as u64 + 1)
             })
             .collect();
-        let contexts: Vec<Context> = tagged
+        let jackknifed: Vec<Vec<&str>> = tagged
             .par_iter()
             .enumerate()
             .map(|(i, (words, _))| {
                 let t = &fold_taggers[i % FOLDS];
-                let tags: Vec<&str> = t
-                    .tag(words)
+                t.tag(words)
                     .into_iter()
                     .map(|k| t.tags[k].as_str())
-                    .collect();
-                Context::new(words, &tags)
+                    .collect()
             })
             .collect();
         progress(format!(
@@ -146,6 +153,23 @@ impl DependencyModel {
                 });
             }
         }
+        if let Some(training) = &opts.neural {
+            let neural = train_neural(sentences, &tagger, &jackknifed, &labels, training, progress);
+            return DependencyModel {
+                tagger,
+                parser: Weights::new(MOVES),
+                labeller: Weights::new(labels.len()),
+                labels,
+                beam: 1,
+                metadata: String::new(),
+                neural: Some(neural),
+            };
+        }
+        let contexts: Vec<Context> = tagged
+            .iter()
+            .zip(&jackknifed)
+            .map(|((words, _), tags)| Context::new(words, tags))
+            .collect();
         let mut parser = Trainer::new(MOVES);
         let mut labeller = Trainer::new(labels.len());
         let mut order: Vec<usize> = (0..sentences.len()).collect();
@@ -187,11 +211,15 @@ impl DependencyModel {
             labels,
             beam: opts.beam.max(1),
             metadata: String::new(),
+            neural: None,
         }
     }
 
     /// Tags and parses one sentence of words.
     pub fn parse(&self, words: &[&str]) -> Parse {
+        if self.neural.is_some() {
+            return self.parse_neural(&[words]).pop().expect("one parse");
+        }
         let tags = self.tagger.tag(words);
         let tag_names: Vec<&str> = tags.iter().map(|&i| self.tagger.tags[i].as_str()).collect();
         let ctx = Context::new(words, &tag_names);
@@ -216,9 +244,49 @@ impl DependencyModel {
         }
     }
 
-    /// Parses many sentences in parallel on the current rayon pool.
+    /// Parses many sentences in parallel on the current rayon pool. The neural parser takes
+    /// them in batches of similar length (the result does not depend on the batching).
     pub fn parse_many(&self, sentences: &[Vec<&str>]) -> Vec<Parse> {
-        sentences.par_iter().map(|s| self.parse(s)).collect()
+        if self.neural.is_none() {
+            return sentences.par_iter().map(|s| self.parse(s)).collect();
+        }
+        let mut order: Vec<usize> = (0..sentences.len()).collect();
+        order.sort_by_key(|&i| sentences[i].len());
+        let batches: Vec<Vec<Parse>> = order
+            .par_chunks(NEURAL_BATCH)
+            .map(|ids| {
+                let words: Vec<&[&str]> = ids.iter().map(|&i| sentences[i].as_slice()).collect();
+                self.parse_neural(&words)
+            })
+            .collect();
+        let mut out: Vec<Option<Parse>> = vec![None; sentences.len()];
+        for (i, p) in order.into_iter().zip(batches.into_iter().flatten()) {
+            out[i] = Some(p);
+        }
+        out.into_iter()
+            .map(|p| p.expect("every sentence parsed"))
+            .collect()
+    }
+
+    /// Tags the sentences and parses them as one batch with the neural parser.
+    fn parse_neural(&self, sentences: &[&[&str]]) -> Vec<Parse> {
+        let neural = self.neural.as_ref().expect("a neural parser");
+        let tags: Vec<Vec<usize>> = sentences.iter().map(|w| self.tagger.tag(w)).collect();
+        let input: Vec<TaggedWords<'_>> = sentences
+            .iter()
+            .zip(&tags)
+            .map(|(words, tags)| TaggedWords { words, tags })
+            .collect();
+        neural
+            .parse_batch(&input)
+            .into_iter()
+            .zip(tags)
+            .map(|((heads, labels), tags)| Parse {
+                tags,
+                heads,
+                labels,
+            })
+            .collect()
     }
 
     pub fn save(&self, path: &Path) -> Result<(), ParserModelError> {
@@ -242,6 +310,13 @@ impl DependencyModel {
         }
         for w in [&self.tagger.weights, &self.parser, &self.labeller] {
             put_weights(&mut buf, w);
+        }
+        match &self.neural {
+            Some(n) => {
+                buf.push(1);
+                n.write(&mut buf);
+            }
+            None => buf.push(0),
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
@@ -267,7 +342,7 @@ impl DependencyModel {
             return Err(bad("wrong magic bytes"));
         }
         let version = r.u32().ok_or_else(|| bad("truncated"))?;
-        if version != MODEL_FORMAT_VERSION {
+        if version != MODEL_FORMAT_VERSION && version != 2 {
             return Err(bad(&format!(
                 "format version {version}, this bioner reads {MODEL_FORMAT_VERSION}; \
                  train a new one with `bioner parser train`"
@@ -287,6 +362,16 @@ impl DependencyModel {
         let tw = r.weights().ok_or_else(truncated)?;
         let parser = r.weights().ok_or_else(truncated)?;
         let labeller = r.weights().ok_or_else(truncated)?;
+        let neural = match (version, r.take(1)) {
+            (2, _) => None,
+            (_, Some([0])) => None,
+            (_, Some([1])) => Some(BiaffineParser::read(&mut r).map_err(|e| bad(&e))?),
+            _ => return Err(bad("truncated")),
+        };
+        if let Some(n) = &neural {
+            n.check_sizes(tags.len(), labels.len())
+                .map_err(|e| bad(&e))?;
+        }
         if r.pos != bytes.len() {
             return Err(bad("trailing bytes"));
         }
@@ -301,79 +386,71 @@ impl DependencyModel {
             labels,
             beam,
             metadata,
+            neural,
         })
     }
 }
 
-fn put_str(buf: &mut Vec<u8>, s: &str) {
-    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    buf.extend_from_slice(s.as_bytes());
-}
+/// Sentences per batch of the neural parser at run time.
+const NEURAL_BATCH: usize = 128;
 
-fn put_strings(buf: &mut Vec<u8>, v: &[String]) {
-    buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
-    for s in v {
-        put_str(buf, s);
-    }
-}
-
-fn put_weights(buf: &mut Vec<u8>, w: &Weights) {
-    buf.extend_from_slice(&(w.classes as u32).to_le_bytes());
-    let mut rows: Vec<(u64, u32)> = w.index.iter().map(|(&k, &v)| (k, v)).collect();
-    rows.sort();
-    buf.extend_from_slice(&(rows.len() as u64).to_le_bytes());
-    for (k, _) in &rows {
-        buf.extend_from_slice(&k.to_le_bytes());
-    }
-    for (_, row) in &rows {
-        for x in &w.w[*row as usize * w.classes..(*row as usize + 1) * w.classes] {
-            buf.extend_from_slice(&x.to_le_bytes());
-        }
-    }
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(s)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn string(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
-    fn strings(&mut self) -> Option<Vec<String>> {
-        let n = self.u32()? as usize;
-        (0..n).map(|_| self.string()).collect()
-    }
-    fn weights(&mut self) -> Option<Weights> {
-        let classes = self.u32()? as usize;
-        let rows = self.u64()? as usize;
-        let keys = self.take(rows.checked_mul(8)?)?;
-        let vals = self.take(rows.checked_mul(classes)?.checked_mul(4)?)?;
-        let mut w = Weights::new(classes);
-        w.index.reserve(rows);
-        for (i, k) in keys.chunks_exact(8).enumerate() {
-            w.index
-                .insert(u64::from_le_bytes(k.try_into().ok()?), i as u32);
-        }
-        w.w = vals
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        Some(w)
-    }
+/// Trains the neural parser on the jackknifed tags (`jackknifed[i]`: tag names of sentence i).
+fn train_neural(
+    sentences: &[TreeSentence],
+    tagger: &Tagger,
+    jackknifed: &[Vec<&str>],
+    labels: &[String],
+    training: &BiaffineTraining,
+    progress: impl FnMut(String),
+) -> BiaffineParser {
+    let tag_ids: std::collections::HashMap<&str, usize> = tagger
+        .tags
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
+    let label_ids: std::collections::HashMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    let words: Vec<Vec<&str>> = sentences
+        .iter()
+        .map(|s| s.tokens.iter().map(|t| t.form.as_str()).collect())
+        .collect();
+    let tags: Vec<Vec<usize>> = jackknifed
+        .iter()
+        .map(|ts| {
+            ts.iter()
+                .map(|t| tag_ids.get(t).copied().unwrap_or(usize::MAX))
+                .collect()
+        })
+        .collect();
+    let examples: Vec<(TaggedWords<'_>, Vec<usize>, Vec<usize>)> = sentences
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                TaggedWords {
+                    words: &words[i],
+                    tags: &tags[i],
+                },
+                s.tokens.iter().map(|t| t.head).collect(),
+                s.tokens
+                    .iter()
+                    .map(|t| label_ids[t.deprel.as_str()])
+                    .collect(),
+            )
+        })
+        .collect();
+    BiaffineParser::train(
+        &examples,
+        tagger.tags.len(),
+        labels.len(),
+        BiaffineConfig::default(),
+        training,
+        progress,
+    )
 }
 
 /// Attachment scores against gold trees.
@@ -488,24 +565,35 @@ mod tests {
             .collect();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.bnrdep");
-        // The greedy parser and the beam-search parser (global training) both learn the
-        // treebank, and the file keeps weights and beam width.
-        for beam in [1, 4] {
+        // The greedy parser, the beam-search parser (global training) and the neural parser all
+        // learn the treebank, and the file keeps weights and beam width.
+        let neural = BiaffineTraining {
+            epochs: 40,
+            batch_sentences: 4,
+            ..Default::default()
+        };
+        for (beam, neural) in [(1, None), (4, None), (1, Some(neural))] {
             let opts = TrainOptions {
                 epochs: 8,
                 seed: 3,
                 beam,
+                neural,
             };
             let model = DependencyModel::train(&data, &opts, |_| {});
             let scores = evaluate(&model, &data);
-            assert_eq!(scores.uas, 100.0, "beam {beam}: {scores:?}");
-            assert_eq!(scores.las, 100.0, "beam {beam}: {scores:?}");
+            assert_eq!(scores.uas, 100.0, "beam {beam}, {neural:?}: {scores:?}");
+            assert_eq!(scores.las, 100.0, "beam {beam}, {neural:?}: {scores:?}");
             assert_eq!(scores.tag_accuracy, 100.0);
 
             model.save(&path).unwrap();
             let loaded = DependencyModel::load(&path).unwrap();
             assert_eq!(loaded.beam, beam);
-            assert_eq!(loaded.parse_many(&words), model.parse_many(&words));
+            assert_eq!(loaded.neural.is_some(), neural.is_some());
+            let parses = loaded.parse_many(&words);
+            assert_eq!(parses, model.parse_many(&words));
+            // One at a time or in a batch of any mix of lengths: the same trees.
+            let single: Vec<Parse> = words.iter().map(|w| loaded.parse(w)).collect();
+            assert_eq!(parses, single);
         }
 
         let bytes = std::fs::read(&path).unwrap();

@@ -303,6 +303,8 @@ pub fn mini_parser(dir: &std::path::Path) -> PathBuf {
         model.to_str().unwrap(),
         "--epochs",
         "5",
+        "--neural-epochs",
+        "30",
     ]);
     assert!(ok, "parser train failed: {text}");
     model
