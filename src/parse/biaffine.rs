@@ -709,6 +709,18 @@ fn has_cycle(heads: &[usize]) -> bool {
     false
 }
 
+/// The split point in `range` with the highest value, and that value (the first on ties).
+fn best_split(range: std::ops::Range<usize>, value: impl Fn(usize) -> f32) -> (f32, usize) {
+    let mut best = (f32::NEG_INFINITY, range.start);
+    for r in range {
+        let v = value(r);
+        if v > best.0 {
+            best = (v, r);
+        }
+    }
+    best
+}
+
 /// Eisner's algorithm: the highest-scoring projective tree over positions `0..len` rooted at 0.
 fn eisner(score: &impl Fn(usize, usize) -> f32, len: usize) -> Vec<usize> {
     let n = len;
@@ -725,37 +737,19 @@ fn eisner(score: &impl Fn(usize, usize) -> f32, len: usize) -> Vec<usize> {
     for k in 1..n {
         for s in 0..n - k {
             let t = s + k;
-            let (mut best, mut arg) = (neg, s);
-            for r in s..t {
-                let v = complete[at(s, r)][1] + complete[at(r + 1, t)][0];
-                if v > best {
-                    best = v;
-                    arg = r;
-                }
-            }
+            let (best, arg) =
+                best_split(s..t, |r| complete[at(s, r)][1] + complete[at(r + 1, t)][0]);
             split_i[at(s, t)] = arg;
             incomplete[at(s, t)] = [
                 if s == 0 { neg } else { best + score(s, t) },
                 best + score(t, s),
             ];
-            let (mut best, mut arg) = (neg, s);
-            for r in s..t {
-                let v = complete[at(s, r)][0] + incomplete[at(r, t)][0];
-                if v > best {
-                    best = v;
-                    arg = r;
-                }
-            }
+            let (best, arg) = best_split(s..t, |r| complete[at(s, r)][0] + incomplete[at(r, t)][0]);
             complete[at(s, t)][0] = best;
             split_c[at(s, t)][0] = arg;
-            let (mut best, mut arg) = (neg, t);
-            for r in s + 1..=t {
-                let v = incomplete[at(s, r)][1] + complete[at(r, t)][1];
-                if v > best {
-                    best = v;
-                    arg = r;
-                }
-            }
+            let (best, arg) = best_split(s + 1..t + 1, |r| {
+                incomplete[at(s, r)][1] + complete[at(r, t)][1]
+            });
             complete[at(s, t)][1] = best;
             split_c[at(s, t)][1] = arg;
         }
