@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Side by side on one split, one run: bioner's model (a trained model directory) and the
-# Hugging Face transformers token-classification fine-tuning of the same encoder with the same
-# epoch budget (benches/hf_token_classification.py), both scored by bioner's strict scorer on
-# the test split's gold mentions (character offsets).
+# Side by side on one split, one run: bioner's models (trained model directories, e.g. the
+# seeds of one row) and the Hugging Face transformers token-classification fine-tuning of the
+# same encoder with the same epoch budget (benches/hf_token_classification.py), all scored by
+# bioner's strict scorer on the test split's gold mentions (character offsets). With several
+# bioner models it also prints their mean ± sd micro F1 and the lead over the peer.
 #
-#   benches/ner_vs_transformers.sh bc5cdr models/results/bc5cdr-full-s1 3
+#   benches/ner_vs_transformers.sh bc5cdr 3 models/results/bc5cdr-full-pm1134-s{1,2,3}
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-corpus="$1"; model="$2"; epochs="${3:-3}"
+if [ $# -lt 3 ]; then
+  echo "usage: $0 CORPUS EPOCHS MODEL_DIR [MODEL_DIR...]" >&2
+  exit 2
+fi
+corpus="$1"; epochs="$2"; shift 2
 BIN=target/release/bioner
 BIONER_SETUP_NO_BUILD=1 ops/setup.sh
 .venv/bin/python -m pip install -q --disable-pip-version-check "transformers==4.57.1" "seqeval==1.2.2"
@@ -17,9 +22,14 @@ split="data/corpora/$corpus/test"
 out="models/results/peer-$corpus"
 mkdir -p "$out"
 
-echo "== bioner: $model"
-"$BIN" eval --model "$model" --split "$split" --write-mentions "$out/bioner.parquet" > /dev/null
-"$BIN" eval --gold "$split/mentions.parquet" --pred "$out/bioner.parquet"
+scores=()
+for model in "$@"; do
+  echo "== bioner: $model"
+  pred="$out/bioner-$(basename "$model").parquet"
+  "$BIN" eval --model "$model" --split "$split" --write-mentions "$pred" > /dev/null
+  "$BIN" eval --gold "$split/mentions.parquet" --pred "$pred"
+  scores+=("$("$BIN" eval --gold "$split/mentions.parquet" --pred "$pred" --json)")
+done
 
 echo "== transformers token classification, same encoder, $epochs epochs"
 start=$(date +%s)
@@ -27,3 +37,14 @@ start=$(date +%s)
   --encoder models/all-MiniLM-L6-v2 --epochs "$epochs" --out "$out/transformers.parquet"
 echo "wall time $(( $(date +%s) - start ))s"
 "$BIN" eval --gold "$split/mentions.parquet" --pred "$out/transformers.parquet"
+peer="$("$BIN" eval --gold "$split/mentions.parquet" --pred "$out/transformers.parquet" --json)"
+
+.venv/bin/python - "$peer" "${scores[@]}" <<'PY'
+import json, statistics, sys
+f1 = lambda s: 100 * json.loads(s)["micro"]["f1"]
+peer, ours = f1(sys.argv[1]), [f1(s) for s in sys.argv[2:]]
+mean = statistics.mean(ours)
+sd = statistics.stdev(ours) if len(ours) > 1 else 0.0
+print(f"== bioner micro F1 over {len(ours)} model(s): {', '.join(f'{x:.2f}' for x in ours)}; "
+      f"mean {mean:.2f} ± {sd:.2f}; transformers {peer:.2f}; lead {mean - peer:+.2f}")
+PY
