@@ -27,11 +27,6 @@ pub fn chain_tree(n: usize) -> Vec<u32> {
 }
 
 impl Grapher<'_> {
-    /// The tree of one sentence of words.
-    pub fn tree(&self, words: &[&str]) -> Tree {
-        self.trees(&[words.to_vec()]).pop().expect("one tree")
-    }
-
     /// The trees of many sentences, in parallel on the current rayon pool (the neural parser
     /// takes them in batches).
     pub fn trees(&self, sentences: &[Vec<&str>]) -> Vec<Tree> {
