@@ -57,8 +57,9 @@ pub struct DataConfig {
     /// Use only the first N augmented rows of each method (all when absent).
     #[serde(default)]
     pub augmented_per_method: Option<usize>,
-    /// Drop training sentences from documents that are also in the dev split (JNLPBA's
-    /// training file contains its dev abstracts), so early stopping sees unseen text.
+    /// Drop training documents that are also in the dev split, matched by id or by content
+    /// (JNLPBA's training file contains its dev abstracts under other ids), so early stopping
+    /// and checkpoint selection see unseen text.
     #[serde(default = "yes")]
     pub exclude_dev_documents: bool,
     /// Use only the first N training / dev sentences (quick runs).

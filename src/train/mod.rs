@@ -319,6 +319,38 @@ pub fn lr_factor(step: usize, total: usize, warmup: usize) -> f64 {
     }
 }
 
+/// The document of a sentence id (`doc_id/section/sentence`).
+fn doc_of(id: &str) -> &str {
+    id.rsplitn(3, '/').nth(2).unwrap_or(id)
+}
+
+/// Removes from `train` every document that is also in `dev` and returns how many sentences
+/// went. A document matches by id or by content (all its tokens, in order): JNLPBA's dev split
+/// is the last 200 abstracts of its training file under other ids (`devel-N`).
+fn drop_dev_documents(train: &mut Vec<LabelledSentence>, dev: &[LabelledSentence]) -> usize {
+    use std::collections::{HashMap, HashSet};
+    fn contents(sentences: &[LabelledSentence]) -> HashMap<&str, Vec<&str>> {
+        let mut docs: HashMap<&str, Vec<&str>> = HashMap::new();
+        for s in sentences {
+            let doc = docs.entry(doc_of(&s.id)).or_default();
+            doc.extend(s.tokens.iter().map(String::as_str));
+            doc.push("\n");
+        }
+        docs
+    }
+    let dev_docs = contents(dev);
+    let dev_ids: HashSet<&str> = dev_docs.keys().copied().collect();
+    let dev_texts: HashSet<&Vec<&str>> = dev_docs.values().collect();
+    let leave_out: HashSet<String> = contents(train)
+        .into_iter()
+        .filter(|(id, text)| dev_ids.contains(id) || dev_texts.contains(text))
+        .map(|(id, _)| id.to_owned())
+        .collect();
+    let before = train.len();
+    train.retain(|s| !leave_out.contains(doc_of(&s.id)));
+    before - train.len()
+}
+
 /// Runs a training pipeline. `show_progress` draws a progress bar on the terminal.
 pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, TrainError> {
     let started = Instant::now();
@@ -333,17 +365,10 @@ pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, 
 
     let mut train_set = read_split(&config.data.train, config.data.max_train_sentences)?;
     let dev_set = read_split(&config.data.dev, config.data.max_dev_sentences)?;
-    let doc_of = |id: &str| id.rsplitn(3, '/').nth(2).unwrap_or(id).to_owned();
     if config.data.exclude_dev_documents {
-        let dev_docs: std::collections::HashSet<String> =
-            dev_set.iter().map(|s| doc_of(&s.id)).collect();
-        let before = train_set.len();
-        train_set.retain(|s| !dev_docs.contains(&doc_of(&s.id)));
-        if train_set.len() < before {
-            println!(
-                "{} training sentence(s) from documents of the dev split left out",
-                before - train_set.len()
-            );
+        let dropped = drop_dev_documents(&mut train_set, &dev_set);
+        if dropped > 0 {
+            println!("{dropped} training sentence(s) from documents of the dev split left out");
         }
     }
     let train_ids: std::collections::HashSet<String> =
@@ -629,5 +654,32 @@ mod tests {
         assert!(f.windows(2).skip(2).all(|w| w[1] < w[0]));
         assert!(f[9] > 0.0 && lr_factor(10, 10, 2) == 0.0);
         assert_eq!(lr_factor(0, 5, 0), 1.0);
+    }
+
+    #[test]
+    fn dev_documents_leave_training_by_id_or_by_content() {
+        let sentence = |id: &str, text: &str| LabelledSentence {
+            id: id.to_owned(),
+            tokens: text.split(' ').map(str::to_owned).collect(),
+            spans: Vec::new(),
+            tree: None,
+        };
+        let mut train = vec![
+            sentence("1/0/0", "IL-2 binds ."),
+            sentence("1/0/1", "It works ."),
+            sentence("2/0/0", "Same id as dev ."),
+            sentence("3/0/0", "IL-2 binds ."),
+            sentence("4/0/0", "It works ."),
+            sentence("5/0/0", "Kept ."),
+        ];
+        let dev = vec![
+            sentence("devel-1/0/0", "IL-2 binds ."),
+            sentence("devel-1/0/1", "It works ."),
+            sentence("2/0/0", "Other text ."),
+        ];
+        // doc 1 matches devel-1 by content, doc 2 by id; docs 3 and 4 share only a sentence.
+        assert_eq!(drop_dev_documents(&mut train, &dev), 3);
+        let kept: Vec<&str> = train.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(kept, ["3/0/0", "4/0/0", "5/0/0"]);
     }
 }
