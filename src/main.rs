@@ -181,6 +181,17 @@ enum ParserCommand {
     },
 }
 
+/// Lets a closed stdout (`bioner eval ... | head`) end the process quietly, as it does any
+/// Unix filter, instead of panicking on the write. Not for the Kafka commands: a broken socket
+/// must come back as an error there, not as a signal.
+fn exit_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread is spawned; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Where `bioner parser train` writes the model by default.
 pub(crate) const DEFAULT_PARSER_MODEL: &str = "models/parser/craft.bnrdep";
 
@@ -191,7 +202,14 @@ fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    if !matches!(
+        command,
+        Command::Run(_) | Command::Publish(_) | Command::Topics { .. }
+    ) {
+        exit_quietly_on_closed_stdout();
+    }
+    match command {
         Command::Info { encoder } => info(&encoder),
         Command::Import {
             corpus,
