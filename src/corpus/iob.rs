@@ -30,12 +30,12 @@ pub fn read_iob(path: &Path) -> Result<Corpus, CorpusError> {
         }
         if let Some(id) = line.strip_prefix("###MEDLINE:") {
             builder.push_sentence(std::mem::take(&mut sentence))?;
-            builder.start_document(Some(id.trim().to_owned()))?;
+            builder.start_document(Some(id.trim().to_owned()), lineno)?;
             continue;
         }
         if line.starts_with("-DOCSTART-") {
             builder.push_sentence(std::mem::take(&mut sentence))?;
-            builder.start_document(None)?;
+            builder.start_document(None, lineno)?;
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
@@ -97,6 +97,8 @@ struct Builder<'p> {
     sentences: Vec<Vec<(String, String, usize)>>,
     explicit_docs: bool,
     anonymous: usize,
+    /// How often each explicit document id has been seen.
+    seen: std::collections::HashMap<String, usize>,
 }
 
 impl<'p> Builder<'p> {
@@ -109,6 +111,7 @@ impl<'p> Builder<'p> {
             sentences: Vec::new(),
             explicit_docs: false,
             anonymous: 0,
+            seen: std::collections::HashMap::new(),
         }
     }
 
@@ -117,11 +120,29 @@ impl<'p> Builder<'p> {
         format!("{}-{}", self.stem, self.anonymous)
     }
 
-    fn start_document(&mut self, id: Option<String>) -> Result<(), CorpusError> {
+    /// Opens a document. A repeated id (JNLPBA has three: one in training, two in test) gets
+    /// `-2`, `-3`, ... as spyysalo/jnlpba's standoff copy does, so that each copy keeps its own
+    /// sentences and mentions; the repeat is reported as a problem.
+    fn start_document(&mut self, id: Option<String>, lineno: usize) -> Result<(), CorpusError> {
         self.flush_document()?;
         self.explicit_docs = true;
         self.doc_id = Some(match id {
-            Some(id) => id,
+            Some(id) => {
+                let n = self.seen.entry(id.clone()).or_default();
+                *n += 1;
+                if *n == 1 {
+                    id
+                } else {
+                    let renamed = format!("{id}-{n}");
+                    self.corpus.problems.push(Problem {
+                        at: Location::file(self.path).line(lineno).record(&id),
+                        message: format!(
+                            "document id {id} occurs {n} times; this copy is {renamed}"
+                        ),
+                    });
+                    renamed
+                }
+            }
             None => self.next_anonymous_id(),
         });
         Ok(())
@@ -264,5 +285,20 @@ mod tests {
             err.contains("train.iob2:1") && err.contains("E-protein"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_repeated_document_id_keeps_both_copies_apart() {
+        let c = read(
+            "###MEDLINE:7\n\nCD28\tB-protein\n\n###MEDLINE:8\n\nx\tO\n\n###MEDLINE:7\n\nCD28\tB-protein\n-mediated\tO\n\n",
+        )
+        .unwrap();
+        let ids: Vec<&str> = c.documents.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["7", "8", "7-2"]);
+        let m: Vec<&str> = c.mentions.iter().map(|m| m.doc_id.as_str()).collect();
+        assert_eq!(m, ["7", "7-2"]);
+        assert_eq!(c.problems.len(), 1);
+        let p = format!("{}: {}", c.problems[0].at, c.problems[0].message);
+        assert!(p.contains("train.iob2:9") && p.contains("7-2"), "{p}");
     }
 }
