@@ -3,14 +3,19 @@
 //! On another machine (e.g. a GPU host) `LD_LIBRARY_PATH` still takes precedence over RUNPATH.
 use std::path::PathBuf;
 
-/// Compiles the C++ shim for dynamic int8 linear layers (src/encoder/int8_linear.cpp) against
-/// libtorch's headers; it calls PyTorch ops that tch does not bind.
-fn int8_shim(libtorch: &std::path::Path) {
+/// Compiles the C++ shims against libtorch's headers: dynamic int8 linear layers
+/// (src/encoder/int8_linear.cpp), bf16 autocast regions (src/encoder/autocast.cpp) and the
+/// fused AdamW step (src/train/adamw.cpp); they call PyTorch functions that tch does not bind.
+fn shims(libtorch: &std::path::Path) {
     let root = libtorch.canonicalize().unwrap_or(libtorch.to_path_buf());
     println!("cargo:rerun-if-changed=src/encoder/int8_linear.cpp");
+    println!("cargo:rerun-if-changed=src/encoder/autocast.cpp");
+    println!("cargo:rerun-if-changed=src/train/adamw.cpp");
     cc::Build::new()
         .cpp(true)
         .file("src/encoder/int8_linear.cpp")
+        .file("src/encoder/autocast.cpp")
+        .file("src/train/adamw.cpp")
         .include(root.join("include"))
         .include(root.join("include/torch/csrc/api/include"))
         .flag("-std=c++17")
@@ -18,7 +23,7 @@ fn int8_shim(libtorch: &std::path::Path) {
         .flag_if_supported("-Wno-unused-parameter")
         .opt_level(2)
         .warnings(false)
-        .compile("bioner_int8");
+        .compile("bioner_shims");
 }
 
 fn main() {
@@ -38,7 +43,7 @@ fn main() {
         return;
     }
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    int8_shim(&PathBuf::from(&libtorch));
+    shims(&PathBuf::from(&libtorch));
     // Pass it on for `bioner info`.
     println!("cargo:rustc-env=BIONER_LIBTORCH_LIB={}", lib.display());
 }

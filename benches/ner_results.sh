@@ -7,6 +7,12 @@
 #   benches/ner_results.sh bc5cdr bertcrf noda full          # rows, in order
 #   SEEDS="1 2 3" benches/ner_results.sh bc5cdr full
 #   PER_METHOD=1134 benches/ner_results.sh bc5cdr full   # at most N augmented rows per method
+#   ENCODER=models/all-mpnet-base-v2 benches/ner_results.sh bc5cdr full   # another encoder
+#   SETS="--set optim.epochs=3" benches/ner_results.sh bc5cdr full         # extra overrides
+#   BIN=/path/to/bioner benches/ner_results.sh bc5cdr full    # a given binary, no cargo build
+#
+# A run that was stopped (SIGINT/SIGTERM, a killed session) is continued from its checkpoint
+# by running the same command again.
 #
 # Rows: full (all four augmentations, GCN, co-attention, boundary + span heads), noda (W/O DA),
 # nogcn (W/O GCN), nomt (W/O MT: a BIO head), nocoatt, bertcrf / bertbilstmcrf / bertcnncrf
@@ -18,9 +24,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 corpus="$1"; shift
 SEEDS="${SEEDS:-1}"
-BIN=target/release/bioner
 DATA="${BIONER_DATA_DIR:-../shared/data}"
-cargo build --release --quiet
+if [ -n "${BIN:-}" ]; then
+  [ -x "$BIN" ] || { echo "BIN=$BIN is not an executable" >&2; exit 1; }
+else
+  BIN=target/release/bioner
+  cargo build --release --quiet
+fi
 [ -f models/parser/craft.bnrdep ] || "$BIN" parser train
 
 prepare() {
@@ -54,15 +64,34 @@ for row in "$@"; do
   name="$row"
   if [ -n "${PER_METHOD:-}" ]; then
     sets+=(--set "data.augmented_per_method=$PER_METHOD")
-    name="$row-pm$PER_METHOD"
+    name="$name-pm$PER_METHOD"
   fi
+  if [ -n "${ENCODER:-}" ]; then
+    sets+=(--set "model.encoder=\"$ENCODER\"")
+    name="$name-$(basename "$ENCODER" | tr 'A-Z' 'a-z' | sed 's/^all-//; s/-base-v2$//; s/-l6-v2$//')"
+  fi
+  if [ -n "${TAG:-}" ]; then name="$name-$TAG"; fi
+  # shellcheck disable=SC2206
+  [ -n "${SETS:-}" ] && sets+=(${SETS})
   for seed in $SEEDS; do
     out="models/results/$corpus-$name-s$seed"
     cmd=("$BIN" train "pipelines/train-$corpus.toml" "${sets[@]}" --set "optim.seed=$seed" --set "output.dir=\"$out\"")
-    echo "== $corpus $name seed $seed: ${cmd[*]}"
+    resume=()
+    if [ -f "$out/checkpoint.json" ]; then
+      resume=(--resume)
+      echo "== $corpus $name seed $seed: continuing the stopped run in $out"
+    else
+      rm -f "$out.seconds" "$out.log"
+    fi
+    echo "== $corpus $name seed $seed: ${cmd[*]} ${resume[*]}"
     start=$(date +%s)
-    "${cmd[@]}" | tee "$out.log"
-    secs=$(( $(date +%s) - start ))
+    before="$(cat "$out.seconds" 2>/dev/null || echo 0)"
+    status=0
+    "${cmd[@]}" "${resume[@]}" | tee -a "$out.log" || status=$?
+    # Wall time summed over every session the run took.
+    secs=$(( $(date +%s) - start + before ))
+    echo "$secs" > "$out.seconds"
+    [ "$status" = 0 ] || { echo "== stopped ($status); run the same command again to continue" >&2; exit "$status"; }
     .venv/bin/python - "$corpus" "$name" "$seed" "$secs" "$out" "${cmd[*]}" >> models/results/runs.jsonl <<'PY'
 import json, sys
 corpus, row, seed, secs, out, cmd = sys.argv[1:]

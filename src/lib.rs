@@ -2,12 +2,17 @@
 //!
 //! The crate is organised by pipeline stage (see `docs/ARCHITECTURE.md`):
 //!
-//! - [`encoder`]: Hugging Face model directories (BERT-family config, safetensors weights,
-//!   tokenizer) loaded onto libtorch through `tch`.
-//! - [`kafka`]: Kafka client settings shared by the Kafka source and sink.
-//!
-//! Sources, text stages, the model and sinks arrive with their issues; each lives in a module
-//! named after what it holds.
+//! - [`source`]: PubMed XML dumps, Parquet files and Kafka topics as documents;
+//!   [`text`]: sentence splitting and word tokenization with offsets; [`parse`]: the tagger
+//!   and dependency parser; [`pipeline`]: the inference pipeline that joins them to the model
+//!   and the [`sink`]s (Parquet entity tables, Kafka messages).
+//! - [`encoder`]: Hugging Face model directories (BERT and MPNet layouts, safetensors
+//!   weights, tokenizer) on libtorch through `tch`; [`model`]: the paper's span model and the
+//!   CRF baselines.
+//! - [`corpus`]: annotated corpora read into canonical Parquet tables; [`augment`]: the four
+//!   augmentations; [`train`]: training (resumable); [`eval`]: strict entity scoring.
+//! - [`config`]: pipeline files with `--set` overrides; [`kafka`]: Kafka client settings;
+//!   [`fsutil`]: files written whole or not at all.
 
 pub mod augment;
 pub mod config;

@@ -118,6 +118,15 @@ enum Command {
     /// Put a PubMed dump (XML files or Parquet) onto a Kafka topic for a consumer group of
     /// `bioner run` workers: one JSON message per record, keyed by PMID; deletions included.
     Publish(commands::publish::PublishArgs),
+    /// Write a compact copy of a model directory: the weights in float16 (half the size,
+    /// loaded in float32 again), every other file as it is; prints the SHA-256 of the new
+    /// weights for the model card.
+    Pack {
+        /// Model directory (from `bioner train`).
+        model: PathBuf,
+        /// Output directory.
+        out: PathBuf,
+    },
     /// Kafka topics for the workers (docs/OPERATIONS.md).
     Topics {
         #[command(subcommand)]
@@ -194,6 +203,8 @@ fn exit_quietly_on_closed_stdout() {
 
 /// Where `bioner parser train` writes the model by default.
 pub(crate) const DEFAULT_PARSER_MODEL: &str = "models/parser/craft.bnrdep";
+/// The model directory `pipelines/demo.toml` runs.
+const DEFAULT_NER_MODEL: &str = "models/ner-default";
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -285,6 +296,14 @@ fn main() -> Result<()> {
         Command::Train(args) => commands::train::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Publish(args) => commands::publish::publish(args),
+        Command::Pack { model, out } => {
+            let sha = bioner::model::NerModel::pack(&model, &out)?;
+            println!(
+                "{}: float16 weights, model.safetensors sha256 {sha}",
+                out.display()
+            );
+            Ok(())
+        }
         Command::Topics { command } => commands::publish::topics(command),
     }
 }
@@ -324,9 +343,27 @@ fn info(encoder: &std::path::Path) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("tokenizing the sample sentence: {e}"))?;
     println!("sample: {SAMPLE}");
     println!("subwords ({}): {}", enc.len(), enc.get_tokens().join(" "));
+    let parser = std::path::Path::new(DEFAULT_PARSER_MODEL);
     println!(
-        "pipeline: not yet available (sources, text stages, model and sinks arrive with their issues)"
+        "parser: {}",
+        if parser.is_file() {
+            format!("{} (present)", parser.display())
+        } else {
+            format!(
+                "{} missing: `bioner parser train` trains it (ops/demo.sh does on first use)",
+                parser.display()
+            )
+        }
     );
+    let ner = std::path::Path::new(DEFAULT_NER_MODEL);
+    match bioner::pipeline::model_id(ner) {
+        Ok(id) => println!("default NER model: {} (model id {id})", ner.display()),
+        Err(_) => println!(
+            "default NER model: {} missing: `bioner train pipelines/train-default.toml` trains \
+             it (ops/demo.sh does on first use)",
+            ner.display()
+        ),
+    }
     Ok(())
 }
 

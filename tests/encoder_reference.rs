@@ -1,25 +1,33 @@
-//! bioner's BERT encoder on libtorch reproduces Hugging Face transformers' hidden states for
-//! the default encoder (reference values made by tests/fixtures/encoder/make_reference.py),
-//! padding and attention mask included; and its tokenizer gives the same subword ids.
+//! bioner's encoders on libtorch reproduce Hugging Face transformers' hidden states (reference
+//! values made by tests/fixtures/encoder/make_reference.py), padding and attention mask
+//! included, and their tokenizers give the same subword ids: the default BERT encoder
+//! (MiniLM), a small random MPNet that ships as a fixture (so CI checks the MPNet layout:
+//! relative position bias, positions after the padding index), and all-mpnet-base-v2 itself
+//! when `ops/setup.sh --encoder mpnet` has installed it.
 
 mod common;
 
-use bioner::encoder::{BertEncoder, DEFAULT_ENCODER_DIR, HfModelDir};
+use std::path::Path;
+
+use bioner::encoder::{DEFAULT_ENCODER_DIR, Encoder, HfModelDir};
 use serde_json::Value;
 use tch::{Device, Kind, Tensor, nn};
 
-#[test]
-fn hidden_states_match_transformers_within_1e_4() {
+/// Runs the encoder of `dir` on the fixture's padded batch and returns the largest absolute
+/// difference from transformers' states over every real token (and how many values it saw).
+fn max_difference(dir: &Path, fixture: &str) -> (f64, usize) {
     let fixture: Value = serde_json::from_str(
         &std::fs::read_to_string(
-            common::project_root().join("tests/fixtures/encoder/minilm_reference.json"),
+            common::project_root()
+                .join("tests/fixtures/encoder")
+                .join(fixture),
         )
         .unwrap(),
     )
     .unwrap();
-    let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
+    let dir = HfModelDir::open(dir).unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
-    let encoder = BertEncoder::load(&dir, &vs, "").unwrap();
+    let encoder = Encoder::load(&dir, &vs, "").unwrap();
 
     let rows = |key: &str| -> Vec<Vec<i64>> {
         fixture[key]
@@ -40,7 +48,11 @@ fn hidden_states_match_transformers_within_1e_4() {
     let hidden = tch::no_grad(|| encoder.forward(&to_tensor(&ids), &to_tensor(&mask), false));
     assert_eq!(
         hidden.size(),
-        vec![ids.len() as i64, ids[0].len() as i64, 384]
+        vec![
+            ids.len() as i64,
+            ids[0].len() as i64,
+            dir.config().hidden_size
+        ]
     );
 
     let tokenizer = dir.tokenizer().unwrap();
@@ -53,6 +65,13 @@ fn hidden_states_match_transformers_within_1e_4() {
         let ours = tokenizer.encode(sentence.as_str().unwrap(), true).unwrap();
         let ours: Vec<i64> = ours.get_ids().iter().map(|&i| i as i64).collect();
         assert_eq!(ours, ids[b][..n], "token ids of sentence {b}");
+        // Windows start and end with the same special tokens as transformers' encoding.
+        let words: Vec<&str> = sentence.as_str().unwrap().split_whitespace().collect();
+        let w = bioner::encoder::windows(&tokenizer, &words, 512).unwrap();
+        assert_eq!(
+            (w.ids[0][0], *w.ids[0].last().unwrap()),
+            (ids[b][0], ids[b][n - 1])
+        );
         for (t, row) in expected.iter().enumerate() {
             let want: Vec<f64> = row
                 .as_array()
@@ -69,7 +88,45 @@ fn hidden_states_match_transformers_within_1e_4() {
             }
         }
     }
+    (max_diff, compared)
+}
+
+#[test]
+fn hidden_states_match_transformers_within_1e_4() {
+    let (max_diff, compared) = max_difference(
+        &common::project_root().join(DEFAULT_ENCODER_DIR),
+        "minilm_reference.json",
+    );
     assert!(compared > 10_000, "{compared}");
+    assert!(max_diff <= 1e-4, "max abs difference {max_diff}");
+    eprintln!("compared {compared} values, max abs difference {max_diff:.2e}");
+}
+
+#[test]
+fn tiny_mpnet_matches_transformers_within_1e_4() {
+    let (max_diff, compared) = max_difference(
+        &common::project_root().join("tests/fixtures/encoder/tiny-mpnet"),
+        "tiny_mpnet_reference.json",
+    );
+    assert!(compared > 1_500, "{compared}");
+    assert!(max_diff <= 1e-4, "max abs difference {max_diff}");
+    eprintln!("compared {compared} values, max abs difference {max_diff:.2e}");
+}
+
+/// all-mpnet-base-v2 (installed only by `ops/setup.sh --encoder mpnet`); without it the test
+/// says so and passes, and the tiny MPNet above still checks the layout.
+#[test]
+fn mpnet_base_matches_transformers_within_1e_4() {
+    let dir = common::project_root().join("models/all-mpnet-base-v2");
+    if !dir.join("model.safetensors").is_file() {
+        eprintln!(
+            "skipped: {} not installed (ops/setup.sh --encoder mpnet)",
+            dir.display()
+        );
+        return;
+    }
+    let (max_diff, compared) = max_difference(&dir, "mpnet_reference.json");
+    assert!(compared > 40_000, "{compared}");
     assert!(max_diff <= 1e-4, "max abs difference {max_diff}");
     eprintln!("compared {compared} values, max abs difference {max_diff:.2e}");
 }
@@ -80,7 +137,7 @@ fn hidden_states_match_transformers_within_1e_4() {
 fn int8_encoder_stays_close_to_float() {
     let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
-    let mut encoder = BertEncoder::load(&dir, &vs, "").unwrap();
+    let mut encoder = Encoder::load(&dir, &vs, "").unwrap();
     let tokenizer = dir.tokenizer().unwrap();
     let text = "Famotidine-associated delirium in patients with chronic renal failure.";
     let ids: Vec<i64> = tokenizer
@@ -120,7 +177,7 @@ fn missing_tensors_are_named() {
     Tensor::write_safetensors(&only, tmp.path().join("model.safetensors")).unwrap();
     let partial = HfModelDir::open(tmp.path()).unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
-    let err = BertEncoder::load(&partial, &vs, "bert")
+    let err = Encoder::load(&partial, &vs, "bert")
         .unwrap_err()
         .to_string();
     assert!(
@@ -152,7 +209,7 @@ fn words_map_to_subwords_and_long_sentences_to_windows() {
     assert!(w.ids.len() > 7 && w.ids.iter().all(|x| x.len() <= 128));
     assert_eq!(w.words.len(), 300);
     let vs = nn::VarStore::new(Device::Cpu);
-    let encoder = BertEncoder::load(&dir, &vs, "").unwrap();
+    let encoder = Encoder::load(&dir, &vs, "").unwrap();
     let (ids, mask) = w.tensors(0, Device::Cpu);
     let states = tch::no_grad(|| encoder.forward(&ids, &mask, false));
     let words = w.pool(&states, bioner::encoder::Pooling::Mean);

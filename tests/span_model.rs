@@ -4,7 +4,7 @@
 
 mod common;
 
-use bioner::encoder::{BertConfig, BertEncoder, DEFAULT_ENCODER_DIR, HfModelDir};
+use bioner::encoder::{DEFAULT_ENCODER_DIR, Encoder, EncoderConfig, HfModelDir};
 use bioner::eval::{Scorer, TypedSpan};
 use bioner::model::{BaselineKind, NerModel, Net, Overlap, Prepared, SpanNer, SpanNerConfig};
 use tch::Device;
@@ -38,10 +38,10 @@ fn data() -> Vec<Example> {
     ]
 }
 
-fn tiny_encoder_config(vocab: i64) -> BertConfig {
+fn tiny_encoder_config(vocab: i64) -> EncoderConfig {
     serde_json::from_value(serde_json::json!({
         "vocab_size": vocab, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-        "intermediate_size": 64, "max_position_embeddings": 64, "hidden_dropout_prob": 0.0,
+        "intermediate_size": 64, "max_position_embeddings": 512, "hidden_dropout_prob": 0.0,
         "attention_probs_dropout_prob": 0.0
     }))
     .unwrap()
@@ -53,7 +53,7 @@ fn train_and_score(config: SpanNerConfig, steps: usize) -> f64 {
     let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
     let tok = dir.tokenizer().unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
-    let encoder = BertEncoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+    let encoder = Encoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
     let model = SpanNer::new(config, encoder, &tok, vs.root()).unwrap();
     let prepared: Vec<_> = data()
         .into_iter()
@@ -142,7 +142,7 @@ fn a_saved_model_directory_reloads_and_predicts_identically() {
     let tok = dir.tokenizer().unwrap();
     for baseline in [None, Some(BaselineKind::BertCrf)] {
         let vs = nn::VarStore::new(Device::Cpu);
-        let encoder = BertEncoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+        let encoder = Encoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
         let model = NerModel::new(
             SpanNerConfig::new(labels()),
             baseline,
@@ -189,6 +189,39 @@ fn a_saved_model_directory_reloads_and_predicts_identically() {
             predicted.iter().any(|p| !p.is_empty()),
             "a trained model predicts spans"
         );
+        // A packed (float16) copy is about half the size, loads in float32 and predicts the
+        // same spans, scores within float16 rounding.
+        let packed = tempfile::tempdir().unwrap();
+        let sha = NerModel::pack(out.path(), packed.path()).unwrap();
+        assert_eq!(sha.len(), 64);
+        let size = |d: &std::path::Path| {
+            std::fs::metadata(d.join("model.safetensors"))
+                .unwrap()
+                .len()
+        };
+        assert!(
+            size(packed.path()) * 10 < size(out.path()) * 6,
+            "half the size"
+        );
+        let small = NerModel::load(packed.path(), Device::Cpu).unwrap();
+        assert!(
+            small
+                .vs
+                .trainable_variables()
+                .iter()
+                .all(|t| t.kind() == tch::Kind::Float),
+            "runs in float32"
+        );
+        let from_packed = small.model.predict_batch(&again);
+        for (x, y) in from_packed.iter().zip(&predicted) {
+            let spans = |v: &Vec<bioner::model::SpanPrediction>| -> Vec<(usize, usize, usize)> {
+                v.iter().map(|p| (p.start, p.end, p.label)).collect()
+            };
+            assert_eq!(spans(x), spans(y));
+            for (a, b) in x.iter().zip(y) {
+                assert!((a.score - b.score).abs() < 1e-2, "{a:?} vs {b:?}");
+            }
+        }
         match (&model.net, &loaded.model.net) {
             (Net::Span(a), Net::Span(b)) => {
                 for (p, q) in batch.iter().zip(&again) {
@@ -263,7 +296,7 @@ fn crf_baselines_learn_the_flat_spans() {
         let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
         let tok = dir.tokenizer().unwrap();
         let vs = nn::VarStore::new(Device::Cpu);
-        let encoder = BertEncoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+        let encoder = Encoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
         let model = Baseline::new(kind, 2, encoder, Default::default(), vs.root());
         let examples: Vec<_> = data()
             .into_iter()
@@ -297,7 +330,7 @@ fn the_model_runs_in_bf16() {
     let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
     let tok = dir.tokenizer().unwrap();
     let mut vs = nn::VarStore::new(Device::Cpu);
-    let encoder = BertEncoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+    let encoder = Encoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
     let model = SpanNer::new(SpanNerConfig::new(labels()), encoder, &tok, vs.root()).unwrap();
     vs.bfloat16();
     let (w, h, gold) = data().remove(1);

@@ -50,7 +50,7 @@ fn bad_directories_give_errors_naming_the_file() {
     assert!(err.to_string().contains("config.json"), "{err}");
 
     let cfg = std::fs::read_to_string(encoder_dir().path().join("config.json")).unwrap();
-    std::fs::write(tmp.path().join("config.json"), cfg).unwrap();
+    std::fs::write(tmp.path().join("config.json"), &cfg).unwrap();
     let err = HfModelDir::open(tmp.path()).unwrap_err();
     assert!(err.to_string().contains("model.safetensors"), "{err}");
 
@@ -59,6 +59,41 @@ fn bad_directories_give_errors_naming_the_file() {
     let dir = HfModelDir::open(tmp.path()).unwrap();
     let err = dir.load_weights(Device::Cpu).unwrap_err();
     assert!(matches!(err, ModelDirError::Weights { .. }), "{err}");
+
+    // An activation bioner does not implement is named, not replaced by GELU; so is a model
+    // type outside the BERT family.
+    let mut v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    v["hidden_act"] = "swish".into();
+    std::fs::write(tmp.path().join("config.json"), v.to_string()).unwrap();
+    let err = HfModelDir::open(tmp.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("\"swish\"") && err.contains("config.json"),
+        "{err}"
+    );
+    v["hidden_act"] = "gelu".into();
+    v["model_type"] = "gpt2".into();
+    std::fs::write(tmp.path().join("config.json"), v.to_string()).unwrap();
+    let err = HfModelDir::open(tmp.path()).unwrap_err().to_string();
+    assert!(err.contains("\"gpt2\"") && err.contains("mpnet"), "{err}");
+}
+
+/// A model whose windows would outrun the encoder's position embeddings is refused when it is
+/// built, with the setting to change.
+#[test]
+fn windows_longer_than_the_positions_are_refused() {
+    let dir = encoder_dir();
+    let tok = dir.tokenizer().unwrap();
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let encoder = bioner::encoder::Encoder::new(dir.config(), vs.root());
+    let mut config = bioner::model::SpanNerConfig::new(vec!["Chemical".into()]);
+    config.max_subwords = 600;
+    let err = bioner::model::NerModel::new(config, None, encoder, &tok, vs.root())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("600") && err.contains("512") && err.contains("max_subwords"),
+        "{err}"
+    );
 }
 
 #[test]

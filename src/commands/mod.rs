@@ -7,6 +7,8 @@ pub mod run;
 pub mod train;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use bioner::parse::{DependencyModel, Grapher};
@@ -28,4 +30,39 @@ pub fn grapher(model: &Option<DependencyModel>) -> Grapher<'_> {
         Some(m) => Grapher::Parser(m),
         None => Grapher::Chain,
     }
+}
+
+/// Sets `stop` on the first SIGTERM or SIGINT (printing `what` and "signal again to abort");
+/// a second one exits at once with status 130. Used by `bioner run` (the source stops, work
+/// in flight is written and committed) and `bioner train` (a checkpoint after the step in
+/// progress).
+pub fn stop_on_signals(stop: Arc<AtomicBool>, what: &'static str) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            eprintln!("{what} (signal again to abort)");
+            stop.store(true, Ordering::Relaxed);
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            std::process::exit(130);
+        });
+    });
 }

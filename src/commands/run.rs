@@ -27,43 +27,10 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// Sets `stop` on SIGTERM or SIGINT: the source stops reading, work in flight is written and
-/// committed, and the run exits normally.
-fn stop_on_signals(stop: Arc<AtomicBool>) {
-    std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        rt.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            eprintln!("stopping: finishing work in flight (signal again to abort)");
-            stop.store(true, Ordering::Relaxed);
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            std::process::exit(130);
-        });
-    });
-}
-
 pub fn run(a: RunArgs) -> Result<()> {
     let config = RunConfig::from_file(&a.pipeline, &a.overrides).map_err(anyhow::Error::msg)?;
     let stop = Arc::new(AtomicBool::new(false));
-    stop_on_signals(stop.clone());
+    super::stop_on_signals(stop.clone(), "stopping: finishing work in flight");
     let options = RunOptions {
         force: a.force,
         progress: !a.quiet,

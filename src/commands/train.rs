@@ -2,11 +2,13 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
 
 use bioner::model::{DeviceChoice, NerModel};
-use bioner::train::{TrainConfig, evaluate, predicted_mentions, read_split, train};
+use bioner::train::{TrainConfig, TrainOptions, evaluate, predicted_mentions, read_split, train};
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -16,12 +18,30 @@ pub struct TrainArgs {
     /// e.g. `--set model.gcn=false --set output.dir=models/bc5cdr-nogcn`. Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// Continue the unfinished run whose checkpoint is in the output directory (same pipeline
+    /// and `--set`s, same data); it ends with the weights an uninterrupted run would have.
+    #[arg(long, conflicts_with = "restart")]
+    pub resume: bool,
+    /// Start over, discarding an unfinished run's checkpoint in the output directory.
+    #[arg(long)]
+    pub restart: bool,
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
     let config = TrainConfig::from_file(&a.pipeline, &a.overrides).map_err(anyhow::Error::msg)?;
-    let outcome = train(&config, std::io::stderr().is_terminal())
-        .with_context(|| format!("training {}", a.pipeline.display()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    super::stop_on_signals(
+        stop.clone(),
+        "stopping after the step in progress, with a checkpoint",
+    );
+    let options = TrainOptions {
+        show_progress: std::io::stderr().is_terminal(),
+        resume: a.resume,
+        restart: a.restart,
+        stop: Some(stop),
+    };
+    let outcome =
+        train(&config, &options).with_context(|| format!("training {}", a.pipeline.display()))?;
     let best = &outcome.epochs[outcome.best_epoch.saturating_sub(1)];
     println!(
         "best epoch {} (dev F1 {:.2}); model directory {} (metrics.jsonl, curves.svg{}); {:.0}s in all",

@@ -1,6 +1,6 @@
 //! A Hugging Face model directory: `config.json`, `model.safetensors`, `tokenizer.json`
 //! (and/or `vocab.txt`), as written by `save_pretrained` for BERT, BioBERT, PubMedBERT,
-//! MiniLM and similar checkpoints.
+//! MiniLM, MPNet and similar checkpoints.
 
 use std::path::{Path, PathBuf};
 
@@ -30,8 +30,16 @@ pub enum ModelDirError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("{path}: unsupported model_type {model_type:?} (expected a BERT-family encoder)")]
+    #[error(
+        "{path}: unsupported model_type {model_type:?} (bioner reads BERT-family encoders: \
+         bert, roberta, xlm-roberta, electra, mpnet)"
+    )]
     UnsupportedModel { path: PathBuf, model_type: String },
+    #[error(
+        "{path}: unsupported hidden_act {name:?} (bioner implements gelu, gelu_new, \
+         gelu_pytorch_tanh, gelu_fast, relu)"
+    )]
+    UnsupportedActivation { path: PathBuf, name: String },
     #[error("{path}: cannot read safetensors: {source}")]
     Weights {
         path: PathBuf,
@@ -52,10 +60,10 @@ pub enum ModelDirError {
     Tokenizer { path: PathBuf, message: String },
 }
 
-/// The fields of a BERT `config.json` that bioner uses. Unknown fields are ignored because
-/// Hugging Face configs carry many that do not affect the encoder's forward pass.
+/// The fields of an encoder's `config.json` that bioner uses. Unknown fields are ignored
+/// because Hugging Face configs carry many that do not affect the encoder's forward pass.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct BertConfig {
+pub struct EncoderConfig {
     #[serde(default = "default_model_type")]
     pub model_type: String,
     pub vocab_size: i64,
@@ -76,6 +84,75 @@ pub struct BertConfig {
     pub hidden_dropout_prob: f64,
     #[serde(default = "default_dropout")]
     pub attention_probs_dropout_prob: f64,
+    /// MPNet's relative position buckets (ignored by BERT).
+    #[serde(default = "default_relative_buckets")]
+    pub relative_attention_num_buckets: i64,
+}
+
+/// Which layer layout a checkpoint follows (from `model_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    /// BERT and the checkpoints that share its layout (RoBERTa, XLM-R, ELECTRA's encoder).
+    Bert,
+    /// MPNet: relative position bias, positions after the padding index, no token types.
+    Mpnet,
+}
+
+/// The activation named in `config.json` (`hidden_act`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Exact GELU with erf (Hugging Face "gelu").
+    Gelu,
+    /// Tanh approximation ("gelu_new", "gelu_pytorch_tanh", "gelu_fast").
+    GeluTanh,
+    Relu,
+}
+
+impl Activation {
+    /// The activation for a `hidden_act` value, `None` when bioner does not implement it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "gelu" => Some(Activation::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Activation::GeluTanh),
+            "relu" => Some(Activation::Relu),
+            _ => None,
+        }
+    }
+
+    pub fn apply(self, x: &Tensor) -> Tensor {
+        match self {
+            Activation::Gelu => x.gelu("none"),
+            Activation::GeluTanh => x.gelu("tanh"),
+            Activation::Relu => x.relu(),
+        }
+    }
+}
+
+impl EncoderConfig {
+    /// The layer layout of `model_type` (checked when the directory is opened).
+    pub fn architecture(&self) -> Architecture {
+        if self.model_type == "mpnet" {
+            Architecture::Mpnet
+        } else {
+            Architecture::Bert
+        }
+    }
+
+    /// The feed-forward activation (checked when the directory is opened; GELU for configs
+    /// built in code with an unknown name).
+    pub fn activation(&self) -> Activation {
+        Activation::from_name(&self.hidden_act).unwrap_or(Activation::Gelu)
+    }
+
+    /// The longest window (special tokens included) the position embeddings allow: MPNet
+    /// counts positions from `pad_token_id + 1`.
+    pub fn max_window(&self) -> usize {
+        let offset = match self.architecture() {
+            Architecture::Bert => 0,
+            Architecture::Mpnet => self.pad_token_id + 1,
+        };
+        (self.max_position_embeddings - offset).max(0) as usize
+    }
 }
 
 fn default_dropout() -> f64 {
@@ -94,9 +171,12 @@ fn default_type_vocab_size() -> i64 {
 fn default_layer_norm_eps() -> f64 {
     1e-12
 }
+fn default_relative_buckets() -> i64 {
+    32
+}
 
-/// Model types whose checkpoints follow BERT's layer layout.
-const BERT_FAMILY: &[&str] = &["bert", "roberta", "xlm-roberta", "electra"];
+/// Model types bioner reads: BERT's layer layout, and MPNet.
+const BERT_FAMILY: &[&str] = &["bert", "roberta", "xlm-roberta", "electra", "mpnet"];
 
 /// An opened, validated Hugging Face model directory.
 ///
@@ -110,7 +190,7 @@ const BERT_FAMILY: &[&str] = &["bert", "roberta", "xlm-roberta", "electra"];
 #[derive(Debug, Clone)]
 pub struct HfModelDir {
     path: PathBuf,
-    config: BertConfig,
+    config: EncoderConfig,
 }
 
 impl HfModelDir {
@@ -125,7 +205,7 @@ impl HfModelDir {
             path: config_path.clone(),
             source,
         })?;
-        let config: BertConfig =
+        let config: EncoderConfig =
             serde_json::from_str(&text).map_err(|source| ModelDirError::Config {
                 path: config_path.clone(),
                 source,
@@ -134,6 +214,12 @@ impl HfModelDir {
             return Err(ModelDirError::UnsupportedModel {
                 path: config_path,
                 model_type: config.model_type,
+            });
+        }
+        if Activation::from_name(&config.hidden_act).is_none() {
+            return Err(ModelDirError::UnsupportedActivation {
+                path: config_path,
+                name: config.hidden_act,
             });
         }
         let weights = path.join("model.safetensors");
@@ -153,7 +239,7 @@ impl HfModelDir {
         &self.path
     }
 
-    pub fn config(&self) -> &BertConfig {
+    pub fn config(&self) -> &EncoderConfig {
         &self.config
     }
 
@@ -185,7 +271,7 @@ impl HfModelDir {
     ///
     /// Uses `tokenizer.json` when present; otherwise builds BERT's WordPiece pipeline from
     /// `vocab.txt` (lower-casing per `do_lower_case` in `tokenizer_config.json`, default true),
-    /// as BioBERT-style directories ship.
+    /// as BioBERT-style directories ship; MPNet's special tokens are `<s>` and `</s>`.
     pub fn tokenizer(&self) -> Result<Tokenizer, ModelDirError> {
         let json = self.path.join("tokenizer.json");
         let err = |path: &Path, e: &dyn std::fmt::Display| ModelDirError::Tokenizer {
@@ -206,7 +292,11 @@ impl HfModelDir {
                     .token_to_id(t)
                     .ok_or_else(|| err(&vocab, &format!("no {t} token")))
             };
-            let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
+            let (cls_name, sep_name) = match self.config.architecture() {
+                Architecture::Bert => ("[CLS]", "[SEP]"),
+                Architecture::Mpnet => ("<s>", "</s>"),
+            };
+            let (cls, sep) = (id(cls_name)?, id(sep_name)?);
             let mut tok = Tokenizer::new(wordpiece);
             tok.with_normalizer(Some(BertNormalizer::new(
                 true,
@@ -217,8 +307,8 @@ impl HfModelDir {
             .map_err(|e| err(&vocab, &e))?;
             tok.with_pre_tokenizer(Some(BertPreTokenizer));
             tok.with_post_processor(Some(BertProcessing::new(
-                ("[SEP]".into(), sep),
-                ("[CLS]".into(), cls),
+                (sep_name.into(), sep),
+                (cls_name.into(), cls),
             )));
             tok
         };

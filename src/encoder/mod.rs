@@ -1,11 +1,15 @@
-//! BERT-family encoders from Hugging Face model directories.
+//! BERT-family encoders (BERT and its relatives, MPNet) from Hugging Face model directories.
 
-mod bert;
+mod autocast;
 mod hf_dir;
-mod subwords;
-
 mod int8;
-pub use bert::BertEncoder;
-pub use hf_dir::{BertConfig, DEFAULT_ENCODER_DIR, HfModelDir, ModelDirError};
+mod subwords;
+mod transformer;
+
+pub use autocast::Autocast;
+pub use hf_dir::{
+    Activation, Architecture, DEFAULT_ENCODER_DIR, EncoderConfig, HfModelDir, ModelDirError,
+};
 pub use int8::{Dense, Int8Linear};
 pub use subwords::{Pooling, SubwordError, Windows, layout, windows};
+pub use transformer::Encoder;

@@ -36,6 +36,11 @@ pub enum SubwordError {
     SpecialToken(&'static str),
     #[error("max_len {0} leaves no room for subwords")]
     MaxLen(usize),
+    #[error(
+        "windows of {max_len} subwords exceed the encoder's {limit} positions \
+         (set model.max_subwords to at most {limit})"
+    )]
+    WindowTooLong { max_len: usize, limit: usize },
 }
 
 /// Splits `words` into subwords with `tokenizer` and lays them out in windows of at most
@@ -45,8 +50,7 @@ pub fn windows(
     words: &[&str],
     max_len: usize,
 ) -> Result<Windows, SubwordError> {
-    let cls = special(tokenizer, &["[CLS]", "<s>"], "[CLS]")?;
-    let sep = special(tokenizer, &["[SEP]", "</s>"], "[SEP]")?;
+    let (cls, sep) = boundary_tokens(tokenizer)?;
     let unk = special(tokenizer, &["[UNK]", "<unk>"], "[UNK]")?;
     let mut pieces: Vec<Vec<i64>> = Vec::with_capacity(words.len());
     if !words.is_empty() {
@@ -67,6 +71,23 @@ pub fn windows(
         }
     }
     layout(&pieces, max_len, cls, sep)
+}
+
+/// The ids a window starts and ends with: what the tokenizer's post-processor puts around a
+/// sequence (`[CLS]`/`[SEP]` for BERT, `<s>`/`</s>` for MPNet and RoBERTa); by name when the
+/// tokenizer has no post-processor. MPNet's vocabulary also holds BERT's `[CLS]`, so the
+/// post-processor decides, not the names.
+fn boundary_tokens(tokenizer: &Tokenizer) -> Result<(i64, i64), SubwordError> {
+    let enc = tokenizer
+        .encode("", true)
+        .map_err(|e| SubwordError::Tokenizer(e.to_string()))?;
+    match enc.get_ids() {
+        &[cls, sep] => Ok((cls as i64, sep as i64)),
+        _ => Ok((
+            special(tokenizer, &["[CLS]", "<s>"], "[CLS]")?,
+            special(tokenizer, &["[SEP]", "</s>"], "[SEP]")?,
+        )),
+    }
 }
 
 fn special(tokenizer: &Tokenizer, names: &[&str], what: &'static str) -> Result<i64, SubwordError> {

@@ -9,7 +9,7 @@ use super::Prepared;
 use super::bio::{bio_spans, bio_targets};
 use super::crf::Crf;
 use super::decode::SpanPrediction;
-use crate::encoder::{BertEncoder, Pooling, Windows};
+use crate::encoder::{Encoder, Pooling, Windows};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -22,7 +22,7 @@ pub enum BaselineKind {
 #[derive(Debug)]
 pub struct Baseline {
     pub kind: BaselineKind,
-    pub encoder: BertEncoder,
+    pub encoder: Encoder,
     lstm: Option<nn::LSTM>,
     cnn: Option<nn::Conv1D>,
     emit: nn::Linear,
@@ -35,7 +35,7 @@ impl Baseline {
     pub fn new(
         kind: BaselineKind,
         labels: usize,
-        encoder: BertEncoder,
+        encoder: Encoder,
         pooling: Pooling,
         p: nn::Path,
     ) -> Self {

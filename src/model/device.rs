@@ -1,5 +1,6 @@
 //! Where the model runs, chosen by configuration: `auto` (CUDA when available, else CPU),
-//! `cpu`, `cuda` or `cuda:N`; and at which precision (`f32`, or `bf16` on CUDA).
+//! `cpu`, `cuda` or `cuda:N`; and at which precision (`f32`; `mixed_bf16`, float32 weights
+//! with bf16 matrix products under autocast, on either; or `bf16` weights on CUDA).
 
 use std::str::FromStr;
 
@@ -20,7 +21,10 @@ pub enum DeviceError {
     Parse(String),
     #[error("CUDA device {requested} requested but {available} CUDA device(s) are available")]
     Unavailable { requested: usize, available: usize },
-    #[error("bf16 is offered on CUDA only; this model runs on the CPU")]
+    #[error(
+        "bf16 weights are offered on CUDA only; this model runs on the CPU \
+         (precision = \"mixed_bf16\" trains with bf16 products on the CPU)"
+    )]
     Bf16OnCpu,
 }
 
@@ -95,16 +99,22 @@ pub enum Precision {
     F32,
     /// bfloat16 weights (CUDA only): about half the memory and faster matmuls on recent GPUs.
     Bf16,
+    /// Mixed precision: float32 weights, gradients and optimiser state, matrix products in
+    /// bf16 under autocast ([`crate::model::Autocast`]); CPU (AVX-512 BF16) and CUDA. For
+    /// training.
+    MixedBf16,
 }
 
 impl Precision {
-    /// Converts the variables of `vs` (on `device`) to this precision.
-    pub fn apply(self, vs: &mut nn::VarStore, device: Device) -> Result<(), DeviceError> {
+    /// Converts the variables of `vs` (on `device`) to this precision; true when the model
+    /// is to run under bf16 autocast instead.
+    pub fn apply(self, vs: &mut nn::VarStore, device: Device) -> Result<bool, DeviceError> {
         match self {
-            Precision::F32 => Ok(()),
+            Precision::F32 => Ok(false),
+            Precision::MixedBf16 => Ok(true),
             Precision::Bf16 if device.is_cuda() => {
                 vs.bfloat16();
-                Ok(())
+                Ok(false)
             }
             Precision::Bf16 => Err(DeviceError::Bf16OnCpu),
         }

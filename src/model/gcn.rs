@@ -66,8 +66,7 @@ impl Gcn {
         }
     }
 
-    /// `h`: [n, hidden] word states, `adjacency`: [n, n] from [`normalised_adjacency`].
-    /// eq. 2 over concatenated sentences: `h` [words, hidden] and the sparse adjacency from
+    /// Eq. 2 over concatenated sentences: `h` [words, hidden] and the sparse adjacency from
     /// [`batch_adjacency`]; (D̃⁻¹Ã H) is a scatter-add of weighted neighbour states.
     pub fn forward(&self, h: &Tensor, adjacency: &(Tensor, Tensor, Tensor)) -> Tensor {
         let (rows, cols, vals) = adjacency;

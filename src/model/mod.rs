@@ -26,7 +26,7 @@ use tch::nn::{self, Module};
 use tch::{Device, Kind, Reduction, Tensor};
 use tokenizers::Tokenizer;
 
-use crate::encoder::{BertConfig, BertEncoder, Dense, Pooling, SubwordError, Windows, windows};
+use crate::encoder::{Dense, Encoder, EncoderConfig, Pooling, SubwordError, Windows, windows};
 
 /// Model settings (part of a saved model directory's `config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,7 +135,7 @@ pub struct Outputs {
 #[derive(Debug)]
 pub struct SpanNer {
     pub config: SpanNerConfig,
-    pub encoder: BertEncoder,
+    pub encoder: Encoder,
     gcn: Option<Gcn>,
     coattention: Option<CoAttention>,
     start: nn::Linear,
@@ -152,7 +152,7 @@ impl SpanNer {
     /// Builds the heads under `p / "heads"` around an encoder already in the same VarStore.
     pub fn new(
         config: SpanNerConfig,
-        encoder: BertEncoder,
+        encoder: Encoder,
         tokenizer: &Tokenizer,
         p: nn::Path,
     ) -> Result<Self, SubwordError> {
@@ -193,7 +193,7 @@ impl SpanNer {
         self.project.quantize()
     }
 
-    pub fn encoder_config(&self) -> &BertConfig {
+    pub fn encoder_config(&self) -> &EncoderConfig {
         self.encoder.config()
     }
 

@@ -10,7 +10,7 @@ use tokenizers::Tokenizer;
 use super::baseline::{Baseline, BaselineKind};
 use super::decode::SpanPrediction;
 use super::{MODEL_DIR_VERSION, ModelError, Prepared, SavedModel, SpanNer, SpanNerConfig};
-use crate::encoder::{BertEncoder, HfModelDir, SubwordError};
+use crate::encoder::{Encoder, HfModelDir, SubwordError};
 
 /// The network: the paper's span model, or a BIO+CRF baseline.
 #[derive(Debug)]
@@ -40,10 +40,17 @@ impl NerModel {
     pub fn new(
         config: SpanNerConfig,
         baseline: Option<BaselineKind>,
-        encoder: BertEncoder,
+        encoder: Encoder,
         tokenizer: &Tokenizer,
         p: nn::Path,
     ) -> Result<Self, SubwordError> {
+        let limit = encoder.config().max_window();
+        if config.max_subwords > limit {
+            return Err(SubwordError::WindowTooLong {
+                max_len: config.max_subwords,
+                limit,
+            });
+        }
         let net = match baseline {
             Some(kind) => Net::Baseline(Baseline::new(
                 kind,
@@ -61,7 +68,7 @@ impl NerModel {
         })
     }
 
-    pub fn encoder(&self) -> &BertEncoder {
+    pub fn encoder(&self) -> &Encoder {
         match &self.net {
             Net::Span(m) => &m.encoder,
             Net::Baseline(b) => &b.encoder,
@@ -190,6 +197,58 @@ impl NerModel {
         Ok(())
     }
 
+    /// Writes a compact copy of the model directory `src` to `dst`: the weights in float16
+    /// (half the size; [`NerModel::load`] runs them in float32 again), every other file as
+    /// it is. Returns the SHA-256 of the new `model.safetensors`, for the model card.
+    pub fn pack(src: &Path, dst: &Path) -> Result<String, ModelError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ModelError::Io { path, source }
+        };
+        // Loading checks that `src` is a model directory this bioner reads.
+        Self::load(src, tch::Device::Cpu)?;
+        std::fs::create_dir_all(dst).map_err(io(dst))?;
+        let weights = src.join("model.safetensors");
+        let tensors = Tensor::read_safetensors(&weights).map_err(|source| ModelError::Torch {
+            path: weights.clone(),
+            source,
+        })?;
+        let half: Vec<(String, Tensor)> = tensors
+            .into_iter()
+            .map(|(name, t)| {
+                let t = if t.is_floating_point() {
+                    t.to_kind(Kind::Half)
+                } else {
+                    t
+                };
+                (name, t)
+            })
+            .collect();
+        let (tmp, out) = (
+            dst.join("model.partial.safetensors"),
+            dst.join("model.safetensors"),
+        );
+        Tensor::write_safetensors(&half, &tmp).map_err(|source| ModelError::Torch {
+            path: tmp.clone(),
+            source,
+        })?;
+        std::fs::rename(&tmp, &out).map_err(io(&out))?;
+        for entry in std::fs::read_dir(src).map_err(io(src))? {
+            let entry = entry.map_err(io(src))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            if path.is_file()
+                && name != "model.safetensors"
+                && !name.to_string_lossy().ends_with(".tmp")
+            {
+                std::fs::copy(&path, dst.join(&name)).map_err(io(&path))?;
+            }
+        }
+        let bytes = std::fs::read(&out).map_err(io(&out))?;
+        use sha2::Digest;
+        Ok(format!("{:x}", sha2::Sha256::digest(&bytes)))
+    }
+
     /// Loads a directory written by [`NerModel::save`] onto `device`.
     pub fn load(dir: &Path, device: tch::Device) -> Result<LoadedModel, ModelError> {
         let meta_path = dir.join("bioner.json");
@@ -213,7 +272,7 @@ impl NerModel {
         let hf = HfModelDir::open(dir)?;
         let tokenizer = hf.tokenizer()?;
         let mut vs = nn::VarStore::new(device);
-        let encoder = BertEncoder::new(hf.config(), vs.root());
+        let encoder = Encoder::new(hf.config(), vs.root());
         let model = NerModel::new(
             saved.model.clone(),
             saved.baseline,
@@ -226,6 +285,14 @@ impl NerModel {
             path: weights,
             source,
         })?;
+        // Loading takes the file's dtype: a packed (float16) directory runs in float32.
+        if vs
+            .trainable_variables()
+            .iter()
+            .any(|t| t.kind() != Kind::Float)
+        {
+            vs.float();
+        }
         Ok(LoadedModel {
             model,
             vs,

@@ -3,7 +3,7 @@
 //! point back into the original text.
 //!
 //! Each stage is a small trait with one rule-based implementation tuned for biomedical
-//! abstracts; `bioner textbench` measures them against GENIA and CRAFT (docs/TEXT.md).
+//! abstracts; `bioner text-eval` measures them against GENIA and CRAFT (docs/TEXT.md).
 
 pub mod bench;
 mod sentences;

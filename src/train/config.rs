@@ -153,14 +153,24 @@ pub struct OptimConfig {
     /// Gradients are clipped to this global L2 norm.
     #[serde(default = "default_clip")]
     pub clip: f64,
-    /// Stop after this many epochs without a better dev F1.
+    /// Stop after this many epochs without a better dev F1 (`epochs` is then a cap: the
+    /// learning rate decays to 0 at its end, whether or not the run gets there).
     #[serde(default = "default_patience")]
     pub patience: usize,
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// libtorch intra-op threads (all cores when absent).
+    /// libtorch intra-op threads (all cores when absent). A run resumed with another count
+    /// continues, but is no longer bit-identical to an uninterrupted one.
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Write a checkpoint every this many optimiser steps (besides every epoch end); 0 for
+    /// epoch ends only. `bioner train --resume` continues from the latest.
+    #[serde(default = "default_checkpoint_steps")]
+    pub checkpoint_steps: usize,
+    /// Write checkpoints at all (false: a stopped run cannot be resumed; for quick runs whose
+    /// checkpoints would cost more than the run).
+    #[serde(default = "yes")]
+    pub checkpoint: bool,
 }
 
 impl Default for OptimConfig {
@@ -226,6 +236,9 @@ fn default_patience() -> usize {
 }
 fn default_seed() -> u64 {
     1
+}
+fn default_checkpoint_steps() -> usize {
+    500
 }
 
 #[cfg(test)]

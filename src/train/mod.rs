@@ -4,18 +4,21 @@
 //! epoch with early stopping, and the best checkpoint saved as a model directory with its
 //! metrics and the hashes of the data it saw.
 
+mod checkpoint;
 mod config;
+mod optim;
 mod plot;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tokenizers::Tokenizer;
 
 use crate::augment::{Rng, read_shards};
@@ -23,12 +26,14 @@ use crate::corpus::{
     CharIndex, CorpusError, LabelledSentence, Location, Mention, Sentence, read_documents,
     read_labelled, read_sentences,
 };
-use crate::encoder::{BertEncoder, HfModelDir, ModelDirError, SubwordError};
+use crate::encoder::{Encoder, HfModelDir, ModelDirError, SubwordError};
 use crate::eval::{Report, Scorer, TypedSpan};
 use crate::model::{DeviceError, ModelError, NerModel, Prepared, SpanPrediction};
 use crate::parse::chain_tree;
 
+pub use checkpoint::{CheckpointError, RunState};
 pub use config::{DataConfig, ModelConfig, OptimConfig, OutputConfig, TrainConfig};
+pub use optim::{AdamW, Group, OptimError};
 pub use plot::curves_svg;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +59,18 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Data(String),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(
+        "stopped at epoch {epoch}, batch {batch} (step {step}); checkpoint in {checkpoint}: \
+         continue with --resume"
+    )]
+    Stopped {
+        checkpoint: PathBuf,
+        epoch: usize,
+        batch: usize,
+        step: usize,
+    },
 }
 
 /// A sentence ready for the model, with gold spans as label indices.
@@ -63,7 +80,7 @@ pub struct Example {
 }
 
 /// One epoch's record (a line of `metrics.jsonl`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EpochRecord {
     pub epoch: usize,
     pub train_loss: f64,
@@ -72,6 +89,10 @@ pub struct EpochRecord {
     pub dev_f1: f64,
     pub train_seconds: f64,
     pub sentences_per_second: f64,
+    /// Share of the encoder's input positions that were padding (batches are sorted by
+    /// length within windows of 50 batches to keep it small).
+    #[serde(default)]
+    pub padding: f64,
     pub best: bool,
 }
 
@@ -351,8 +372,73 @@ fn drop_dev_documents(train: &mut Vec<LabelledSentence>, dev: &[LabelledSentence
     before - train.len()
 }
 
-/// Runs a training pipeline. `show_progress` draws a progress bar on the terminal.
-pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, TrainError> {
+/// How [`train`] runs: progress bar, resuming, stopping.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Draw a progress bar (on a terminal).
+    pub show_progress: bool,
+    /// Continue from the checkpoint in the output directory (an error when there is none).
+    pub resume: bool,
+    /// Start over even when the output directory holds an unfinished run's checkpoint.
+    pub restart: bool,
+    /// Set from outside (SIGINT/SIGTERM): the run stops after the step in progress and
+    /// writes a checkpoint.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// The data order of one epoch: shuffled from (seed, epoch), sorted by length within windows
+/// of 50 batches (little padding), cut into batches, and the batches shuffled. A resumed run
+/// recomputes it instead of storing it.
+fn epoch_batches(examples: &[Example], batch: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
+    let mut rng = Rng::new(seed ^ 0x5EED ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    rng.shuffle(&mut order);
+    let batch = batch.max(1);
+    for w in order.chunks_mut(batch * 50) {
+        w.sort_by_key(|&i| examples[i].prepared.words());
+    }
+    let mut batches: Vec<Vec<usize>> = order.chunks(batch).map(<[usize]>::to_vec).collect();
+    rng.shuffle(&mut batches);
+    batches
+}
+
+/// libtorch's generator before optimiser step `step` (dropout): a function of (seed, step) only.
+fn step_seed(seed: u64, step: usize) -> i64 {
+    (seed.wrapping_mul(0x0100_0000_01B3) ^ step as u64) as i64 & i64::MAX
+}
+
+/// The pipeline as recorded in a checkpoint: settings that do not change what is computed
+/// (checkpoint interval, threads) are left out, so a run may resume with other values.
+fn resumable_pipeline(config: &TrainConfig) -> serde_json::Value {
+    let mut c = config.clone();
+    c.optim.checkpoint_steps = 0;
+    c.optim.checkpoint = true;
+    c.optim.threads = None;
+    serde_json::to_value(&c).expect("serialisable")
+}
+
+/// The first setting in which two pipelines differ, as `section.key: a -> b`.
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: &str) -> Option<String> {
+    match (a, b) {
+        (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                let null = serde_json::Value::Null;
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                first_difference(x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null), &path)
+            })
+        }
+        _ if a == b => None,
+        _ => Some(format!("{at}: {a} -> {b}")),
+    }
+}
+
+/// Runs a training pipeline (see [`TrainOptions`] for resuming and stopping).
+pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcome, TrainError> {
     let started = Instant::now();
     let opt_cfg = &config.optim;
     let threads = opt_cfg.threads.unwrap_or_else(|| {
@@ -362,6 +448,30 @@ pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, 
     });
     tch::set_num_threads(threads as i32);
     tch::manual_seed(opt_cfg.seed as i64);
+
+    let out_dir = &config.output.dir;
+    let previous = checkpoint::find(out_dir)?;
+    match (&previous, options.resume, options.restart) {
+        (None, true, _) => {
+            return Err(TrainError::Config(format!(
+                "--resume: {} holds no checkpoint (no unfinished run to continue)",
+                out_dir.display()
+            )));
+        }
+        (Some((dir, state)), false, false) => {
+            return Err(TrainError::Config(format!(
+                "{} holds the checkpoint of an unfinished run ({}: epoch {}, batch {}, step {}): \
+                 continue it with --resume, or start over with --restart",
+                out_dir.display(),
+                dir.display(),
+                state.epoch,
+                state.batch,
+                state.step
+            )));
+        }
+        _ => {}
+    }
+    let previous = if options.resume { previous } else { None };
 
     let mut train_set = read_split(&config.data.train, config.data.max_train_sentences)?;
     let dev_set = read_split(&config.data.dev, config.data.max_dev_sentences)?;
@@ -422,46 +532,81 @@ pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, 
     let hf = HfModelDir::open(&config.model.encoder)?;
     let tokenizer = hf.tokenizer()?;
     let mut vs = nn::VarStore::new(device);
-    // Optimiser group 0: the encoder; group 1: everything above it.
-    let encoder = BertEncoder::new(hf.config(), vs.root().set_group(0));
+    let encoder = Encoder::new(hf.config(), vs.root());
     let model = NerModel::new(
         config.model.span_config(labels.clone()),
         config.model.baseline,
         encoder,
         &tokenizer,
-        vs.root().set_group(1),
+        vs.root(),
     )?;
-    BertEncoder::copy_pretrained(&hf, &vs, "")?;
-    config.model.precision.apply(&mut vs, device)?;
+    Encoder::copy_pretrained(&hf, &vs, "")?;
+    let autocast = config.model.precision.apply(&mut vs, device)?;
+    model.encoder().set_mixed_bf16(autocast);
 
     let (examples, _) = prepare(&model, &tokenizer, &train_set)?;
-    let mut opt = nn::AdamW {
-        wd: opt_cfg.weight_decay,
-        ..Default::default()
-    }
-    .build(&vs, opt_cfg.head_lr)?;
-    let batches_per_epoch = examples.len().div_ceil(opt_cfg.batch_sentences.max(1));
+    let mut opt = AdamW::new(&vs, opt_cfg.weight_decay);
+    let batch_size = opt_cfg.batch_sentences.max(1);
+    let batches_per_epoch = examples.len().div_ceil(batch_size);
     let total_steps = batches_per_epoch * opt_cfg.epochs;
     let warmup_steps = ((total_steps as f64) * opt_cfg.warmup).round() as usize;
 
-    let out_dir = &config.output.dir;
     std::fs::create_dir_all(out_dir).map_err(|source| TrainError::Io {
         path: out_dir.clone(),
         source,
     })?;
-    let metrics_path = out_dir.join("metrics.jsonl");
-    let mut metrics = std::fs::File::create(&metrics_path).map_err(|source| TrainError::Io {
-        path: metrics_path.clone(),
-        source,
-    })?;
     let hashes = data_hashes(&config.data)?;
+    let pipeline = resumable_pipeline(config);
+    let mut state = match previous {
+        Some((dir, state)) => {
+            let recorded = state.pipeline.clone();
+            if let Some(diff) = first_difference(&recorded, &pipeline, "") {
+                return Err(TrainError::Config(format!(
+                    "--resume: the pipeline differs from the one {} was started with ({diff})",
+                    dir.display()
+                )));
+            }
+            if state.data_sha256 != hashes {
+                let changed = hashes
+                    .iter()
+                    .find(|(f, h)| state.data_sha256.get(*f) != Some(h))
+                    .map(|(f, _)| f.clone())
+                    .or_else(|| {
+                        state
+                            .data_sha256
+                            .keys()
+                            .find(|f| !hashes.contains_key(*f))
+                            .cloned()
+                    })
+                    .unwrap_or_default();
+                return Err(TrainError::Config(format!(
+                    "--resume: the training data changed since {} was written ({changed})",
+                    dir.display()
+                )));
+            }
+            checkpoint::restore(&dir, &state, &mut vs, &mut opt)?;
+            println!(
+                "resuming from {}: epoch {}, batch {} of {}, step {}",
+                dir.display(),
+                state.epoch,
+                state.batch,
+                batches_per_epoch,
+                state.step
+            );
+            state
+        }
+        None => {
+            checkpoint::remove_others(out_dir, None)?;
+            RunState::new(pipeline, hashes.clone())
+        }
+    };
     let parser =
         crate::corpus::table::footer_metadata(&config.data.train.join("sentences.parquet"))?
             .remove("bioner.graph");
 
     println!(
         "training {} on {} sentences ({} original + {} augmented), dev {}; labels {:?}; \
-         {} epochs × {} batches of {}; {} thread(s) on {:?}",
+         up to {} epochs (patience {}) × {} batches of {}; {} thread(s) on {:?}{}",
         match config.model.baseline {
             Some(b) => format!("{b:?}"),
             None => "the span model".into(),
@@ -472,34 +617,36 @@ pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, 
         dev_set.len(),
         labels,
         opt_cfg.epochs,
+        opt_cfg.patience,
         batches_per_epoch,
-        opt_cfg.batch_sentences,
+        batch_size,
         threads,
-        device
+        device,
+        if autocast { ", bf16 autocast" } else { "" }
     );
 
-    let mut records: Vec<EpochRecord> = Vec::new();
-    let mut best: Option<(f64, usize)> = None;
-    let mut step = 0usize;
-    let mut rng = Rng::new(opt_cfg.seed ^ 0x5EED);
-    for epoch in 1..=opt_cfg.epochs {
-        let epoch_start = Instant::now();
-        // Shuffle, then sort within windows of 50 batches by length (little padding), then
-        // shuffle the batches.
-        let mut order: Vec<usize> = (0..examples.len()).collect();
-        rng.shuffle(&mut order);
-        let window = opt_cfg.batch_sentences.max(1) * 50;
-        for w in order.chunks_mut(window) {
-            w.sort_by_key(|&i| examples[i].prepared.words());
+    let stop_requested = || {
+        options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    let metrics_path = out_dir.join("metrics.jsonl");
+    let mut finished = state.epoch > opt_cfg.epochs;
+    while !finished {
+        let epoch = state.epoch;
+        let clock = Instant::now();
+        let before = state.epoch_seconds;
+        let batches = epoch_batches(&examples, batch_size, opt_cfg.seed, epoch);
+        let bar = progress_bar(options.show_progress, batches.len(), epoch);
+        if let Some(bar) = &bar {
+            bar.set_position(state.batch as u64);
         }
-        let mut batches: Vec<&[usize]> = order.chunks(opt_cfg.batch_sentences.max(1)).collect();
-        rng.shuffle(&mut batches);
-        let bar = progress_bar(show_progress, batches.len(), epoch);
-        let (mut loss_sum, mut seen) = (0.0f64, 0usize);
-        for batch in &batches {
-            let factor = lr_factor(step, total_steps, warmup_steps);
-            opt.set_lr_group(0, opt_cfg.encoder_lr * factor);
-            opt.set_lr_group(1, opt_cfg.head_lr * factor);
+        for batch in &batches[state.batch..] {
+            let factor = lr_factor(state.step, total_steps, warmup_steps);
+            opt.set_lr(Group::Encoder, opt_cfg.encoder_lr * factor);
+            opt.set_lr(Group::Heads, opt_cfg.head_lr * factor);
+            tch::manual_seed(step_seed(opt_cfg.seed, state.step));
             let prepared: Vec<&Prepared> = batch.iter().map(|&i| &examples[i].prepared).collect();
             let gold: Vec<Vec<(usize, usize, usize)>> =
                 batch.iter().map(|&i| examples[i].gold.clone()).collect();
@@ -508,75 +655,119 @@ pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, 
             loss.backward();
             opt.clip_grad_norm(opt_cfg.clip);
             opt.step();
-            step += 1;
+            state.step += 1;
+            state.batch += 1;
             let l = loss.double_value(&[]);
             if !l.is_finite() {
                 return Err(TrainError::Data(format!(
-                    "loss became {l} at epoch {epoch}, step {step}: lower the learning rates"
+                    "loss became {l} at epoch {epoch}, step {}: lower the learning rates",
+                    state.step
                 )));
             }
-            loss_sum += l * batch.len() as f64;
-            seen += batch.len();
+            state.loss_sum += l * batch.len() as f64;
+            state.seen += batch.len();
+            let windows = prepared
+                .iter()
+                .flat_map(|p| p.windows.ids.iter().map(Vec::len));
+            let (n, longest, real) =
+                windows.fold((0, 0, 0), |(n, m, r), len| (n + 1, m.max(len), r + len));
+            state.positions += n * longest;
+            state.padded += n * longest - real;
+            let elapsed = clock.elapsed().as_secs_f64();
             if let Some(bar) = &bar {
                 bar.inc(1);
                 bar.set_message(format!(
                     "loss {:.4} · {:.1} sentences/s",
-                    loss_sum / seen as f64,
-                    seen as f64 / epoch_start.elapsed().as_secs_f64()
+                    state.loss_sum / state.seen as f64,
+                    state.seen as f64 / (before + elapsed)
                 ));
+            }
+            let stopping = stop_requested();
+            if stopping && !opt_cfg.checkpoint {
+                return Err(TrainError::Data(format!(
+                    "stopped on a signal at epoch {epoch}, step {}; checkpoints are off \
+                     (optim.checkpoint = false), so the run cannot be resumed",
+                    state.step
+                )));
+            }
+            let due = opt_cfg.checkpoint
+                && opt_cfg.checkpoint_steps > 0
+                && state.step % opt_cfg.checkpoint_steps == 0
+                && state.batch < batches.len();
+            if stopping || due {
+                state.epoch_seconds = before + elapsed;
+                state.run_seconds += started.elapsed().as_secs_f64();
+                let dir = checkpoint::save(out_dir, &vs, &opt, &state)?;
+                state.run_seconds -= started.elapsed().as_secs_f64();
+                if stopping {
+                    if let Some(bar) = &bar {
+                        bar.abandon();
+                    }
+                    return Err(TrainError::Stopped {
+                        checkpoint: dir,
+                        epoch,
+                        batch: state.batch,
+                        step: state.step,
+                    });
+                }
             }
         }
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let train_seconds = epoch_start.elapsed().as_secs_f64();
+        let train_seconds = before + clock.elapsed().as_secs_f64();
+        // Dev is scored in float32, as the saved model runs.
+        model.encoder().set_mixed_bf16(false);
         let (dev, _) = evaluate(&model, &tokenizer, &dev_set, 64)?;
+        model.encoder().set_mixed_bf16(autocast);
         let f1 = dev.micro.f1();
-        let improved = best.is_none_or(|(b, _)| f1 > b);
+        let improved = state.best.is_none_or(|(b, _)| f1 > b);
         let record = EpochRecord {
             epoch,
-            train_loss: loss_sum / seen.max(1) as f64,
+            train_loss: state.loss_sum / state.seen.max(1) as f64,
             dev_precision: 100.0 * dev.micro.precision(),
             dev_recall: 100.0 * dev.micro.recall(),
             dev_f1: 100.0 * f1,
             train_seconds,
-            sentences_per_second: seen as f64 / train_seconds,
+            sentences_per_second: state.seen as f64 / train_seconds,
+            padding: state.padded as f64 / state.positions.max(1) as f64,
             best: improved,
         };
         println!(
-            "epoch {epoch}: loss {:.4}, dev P/R/F1 {:.2}/{:.2}/{:.2}{}, {:.0}s training ({:.1} sentences/s)",
+            "epoch {epoch}: loss {:.4}, dev P/R/F1 {:.2}/{:.2}/{:.2}{}, {:.0}s training ({:.1} sentences/s, {:.1} % padding)",
             record.train_loss,
             record.dev_precision,
             record.dev_recall,
             record.dev_f1,
             if improved { " (best)" } else { "" },
             train_seconds,
-            record.sentences_per_second
+            record.sentences_per_second,
+            100.0 * record.padding
         );
-        writeln!(
-            metrics,
-            "{}",
-            serde_json::to_string(&record).expect("serialisable")
-        )
-        .map_err(|source| TrainError::Io {
+        state.records.push(record);
+        let mut lines = String::new();
+        for r in &state.records {
+            lines.push_str(&serde_json::to_string(r).expect("serialisable"));
+            lines.push('\n');
+        }
+        std::fs::write(&metrics_path, lines).map_err(|source| TrainError::Io {
             path: metrics_path.clone(),
             source,
         })?;
-        records.push(record);
-        let training = serde_json::json!({
-            "pipeline": config,
-            "best_epoch": if improved { epoch } else { best.map(|b| b.1).unwrap_or(0) },
-            "epochs": records,
-            "data_sha256": hashes,
-            "train_sentences": original,
-            "augmented_sentences": augmented,
-            "bioner_version": env!("CARGO_PKG_VERSION"),
-        });
         if improved {
-            best = Some((f1, epoch));
+            state.best = Some((f1, epoch));
+            let training = serde_json::json!({
+                "pipeline": config,
+                "best_epoch": epoch,
+                "epochs": state.records,
+                "data_sha256": hashes,
+                "train_sentences": original,
+                "augmented_sentences": augmented,
+                "bioner_version": env!("CARGO_PKG_VERSION"),
+            });
             model.save(&vs, out_dir, hf.path(), parser.clone(), Some(training))?;
         }
-        let ys = |f: fn(&EpochRecord) -> f64| records.iter().map(f).collect::<Vec<_>>();
+        let ys = |f: fn(&EpochRecord) -> f64| state.records.iter().map(f).collect::<Vec<_>>();
         let svg = curves_svg(
             &out_dir.display().to_string(),
             &ys(|r| r.train_loss),
@@ -587,17 +778,40 @@ pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, 
             path: svg_path,
             source,
         })?;
-        if let Some((_, best_epoch)) = best
+        state.epoch += 1;
+        state.batch = 0;
+        state.loss_sum = 0.0;
+        state.seen = 0;
+        state.positions = 0;
+        state.padded = 0;
+        state.epoch_seconds = 0.0;
+        finished = state.epoch > opt_cfg.epochs;
+        if let Some((_, best_epoch)) = state.best
             && epoch - best_epoch >= opt_cfg.patience
         {
             println!(
                 "early stop: no better dev F1 for {} epoch(s)",
                 opt_cfg.patience
             );
-            break;
+            finished = true;
+        }
+        if !finished && opt_cfg.checkpoint {
+            state.run_seconds += started.elapsed().as_secs_f64();
+            let dir = checkpoint::save(out_dir, &vs, &opt, &state)?;
+            state.run_seconds -= started.elapsed().as_secs_f64();
+            if stop_requested() {
+                return Err(TrainError::Stopped {
+                    checkpoint: dir,
+                    epoch: state.epoch,
+                    batch: 0,
+                    step: state.step,
+                });
+            }
         }
     }
-    let best_epoch = best.map(|b| b.1).unwrap_or(0);
+    // The run is complete: its checkpoints are no longer needed.
+    checkpoint::remove_others(out_dir, None)?;
+    let best_epoch = state.best.map(|b| b.1).unwrap_or(0);
     let test = match &config.data.test {
         Some(test_dir) => {
             let loaded = NerModel::load(out_dir, device)?;
@@ -617,11 +831,11 @@ pub fn train(config: &TrainConfig, show_progress: bool) -> Result<TrainOutcome, 
         labels,
         train_sentences: original,
         augmented_sentences: augmented,
-        epochs: records,
+        epochs: state.records,
         best_epoch,
         test,
         dir: out_dir.clone(),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: state.run_seconds + started.elapsed().as_secs_f64(),
     })
 }
 

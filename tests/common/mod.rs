@@ -359,7 +359,7 @@ pub fn ner_fixture() -> &'static Fixture {
                 "[data]\ntrain = \"{t}\"\ndev = \"{t}\"\nexclude_dev_documents = false\n\
                  [model]\nencoder = \"{e}\"\noverlap = \"flat\"\n\
                  [optim]\nepochs = 30\nbatch_sentences = 2\nencoder_lr = 1e-4\nhead_lr = 3e-3\n\
-                 warmup = 0.0\npatience = 30\nthreads = 2\n[output]\ndir = \"{o}\"\n",
+                 warmup = 0.0\npatience = 30\nthreads = 2\ncheckpoint = false\n[output]\ndir = \"{o}\"\n",
                 t = train.display(),
                 e = project_root().join("models/all-MiniLM-L6-v2").display(),
                 o = model.display()
