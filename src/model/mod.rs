@@ -117,6 +117,12 @@ impl Prepared {
     pub fn words(&self) -> usize {
         self.heads.len()
     }
+
+    /// The longest of its encoder windows in subwords: what a batch is padded to, so what
+    /// batches are sorted by.
+    pub fn subwords(&self) -> usize {
+        self.windows.ids.iter().map(Vec::len).max().unwrap_or(0)
+    }
 }
 
 /// The model's outputs for one sentence.
@@ -294,9 +300,11 @@ impl SpanNer {
         };
         let b = drop(b);
         let k = self.config.labels.len() as i64;
-        let no_spans = || Tensor::zeros([0, k + 1], (Kind::Float, device));
+        // Empty outputs in the model's dtype (bf16 weights give bf16 logits, none or many).
+        let kind = b.kind();
+        let no_spans = || Tensor::zeros([0, k + 1], (kind, device));
         if !self.config.multitask {
-            let zeros = || Tensor::zeros([total, 2], (Kind::Float, device));
+            let zeros = || Tensor::zeros([total, 2], (kind, device));
             return FlatOutputs {
                 start: zeros(),
                 end: zeros(),

@@ -269,15 +269,15 @@ pub fn predicted_mentions(
     Ok(out)
 }
 
-/// Predictions for every example, in order; batches are built from length-sorted sentences
-/// so little of each batch is padding.
+/// Predictions for every example, in order; batches are built from sentences sorted by
+/// subword length so little of each batch is padding.
 pub fn predict_all(
     model: &NerModel,
     examples: &[Example],
     batch_sentences: usize,
 ) -> Vec<Vec<SpanPrediction>> {
     let mut order: Vec<usize> = (0..examples.len()).collect();
-    order.sort_by_key(|&i| examples[i].prepared.words());
+    order.sort_by_key(|&i| examples[i].prepared.subwords());
     let mut out = vec![Vec::new(); examples.len()];
     for chunk in order.chunks(batch_sentences.max(1)) {
         let batch: Vec<&Prepared> = chunk.iter().map(|&i| &examples[i].prepared).collect();
@@ -386,8 +386,8 @@ pub struct TrainOptions {
     pub stop: Option<Arc<AtomicBool>>,
 }
 
-/// The data order of one epoch: shuffled from (seed, epoch), sorted by length within windows
-/// of 50 batches (little padding), cut into batches, and the batches shuffled. A resumed run
+/// The data order of one epoch: shuffled from (seed, epoch), sorted by subword length within
+/// windows of 50 batches (little padding), cut into batches, and the batches shuffled. A resumed run
 /// recomputes it instead of storing it.
 fn epoch_batches(examples: &[Example], batch: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
     let mut rng = Rng::new(seed ^ 0x5EED ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -395,7 +395,7 @@ fn epoch_batches(examples: &[Example], batch: usize, seed: u64, epoch: usize) ->
     rng.shuffle(&mut order);
     let batch = batch.max(1);
     for w in order.chunks_mut(batch * 50) {
-        w.sort_by_key(|&i| examples[i].prepared.words());
+        w.sort_by_key(|&i| examples[i].prepared.subwords());
     }
     let mut batches: Vec<Vec<usize>> = order.chunks(batch).map(<[usize]>::to_vec).collect();
     rng.shuffle(&mut batches);
