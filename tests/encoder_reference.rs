@@ -91,26 +91,30 @@ fn max_difference(dir: &Path, fixture: &str) -> (f64, usize) {
     (max_diff, compared)
 }
 
+/// At least `min_values` states compared, none further than 1e-4 from transformers'.
+fn assert_parity(dir: &Path, fixture: &str, min_values: usize) {
+    let (max_diff, compared) = max_difference(dir, fixture);
+    assert!(compared > min_values, "{compared}");
+    assert!(max_diff <= 1e-4, "max abs difference {max_diff}");
+    eprintln!("{fixture}: compared {compared} values, max abs difference {max_diff:.2e}");
+}
+
 #[test]
 fn hidden_states_match_transformers_within_1e_4() {
-    let (max_diff, compared) = max_difference(
+    assert_parity(
         &common::project_root().join(DEFAULT_ENCODER_DIR),
         "minilm_reference.json",
+        10_000,
     );
-    assert!(compared > 10_000, "{compared}");
-    assert!(max_diff <= 1e-4, "max abs difference {max_diff}");
-    eprintln!("compared {compared} values, max abs difference {max_diff:.2e}");
 }
 
 #[test]
 fn tiny_mpnet_matches_transformers_within_1e_4() {
-    let (max_diff, compared) = max_difference(
+    assert_parity(
         &common::project_root().join("tests/fixtures/encoder/tiny-mpnet"),
         "tiny_mpnet_reference.json",
+        1_500,
     );
-    assert!(compared > 1_500, "{compared}");
-    assert!(max_diff <= 1e-4, "max abs difference {max_diff}");
-    eprintln!("compared {compared} values, max abs difference {max_diff:.2e}");
 }
 
 /// all-mpnet-base-v2 (installed only by `ops/setup.sh --encoder mpnet`); without it the test
@@ -125,10 +129,7 @@ fn mpnet_base_matches_transformers_within_1e_4() {
         );
         return;
     }
-    let (max_diff, compared) = max_difference(&dir, "mpnet_reference.json");
-    assert!(compared > 40_000, "{compared}");
-    assert!(max_diff <= 1e-4, "max abs difference {max_diff}");
-    eprintln!("compared {compared} values, max abs difference {max_diff:.2e}");
+    assert_parity(&dir, "mpnet_reference.json", 40_000);
 }
 
 /// The int8 encoder (CPU inference) stays close to the float one on real text: every token

@@ -185,16 +185,20 @@ pub fn save(
     }
     std::fs::rename(&partial, &dir).map_err(io(&dir))?;
     let p = pointer(out_dir);
-    let tmp = out_dir.join("checkpoint.json.tmp");
     let ptr = Pointer {
         dir: name.clone(),
         epoch: state.epoch,
         batch: state.batch,
         step: state.step,
     };
-    std::fs::write(&tmp, serde_json::to_string(&ptr).expect("serialisable")).map_err(io(&tmp))?;
-    sync(&tmp)?;
-    std::fs::rename(&tmp, &p).map_err(io(&p))?;
+    // The switch: the pointer is replaced whole (temporary file, sync, rename, directory sync).
+    crate::fsutil::write_bytes_atomically(
+        &p,
+        serde_json::to_string(&ptr)
+            .expect("serialisable")
+            .as_bytes(),
+    )
+    .map_err(io(&p))?;
     remove_others(out_dir, Some(&name))?;
     Ok(dir)
 }
