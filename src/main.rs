@@ -108,7 +108,16 @@ enum Command {
         /// candidate span; see docs/MODEL.md).
         #[arg(long, requires = "model")]
         boundary_threshold: Option<f32>,
+        /// With --model: override the model's entity threshold (a span is an entity when
+        /// 1 - P(None) reaches it; see docs/MODEL.md).
+        #[arg(long, requires = "model")]
+        entity_threshold: Option<f32>,
     },
+    /// Choose a span model's decision thresholds (boundary gate, entity threshold) on a dev
+    /// split: the best dev F1 over a small grid, from one forward pass, written into the model
+    /// directory's bioner.json. `bioner train` does this after training; this is for models
+    /// trained before, or on other data.
+    Tune(commands::train::TuneArgs),
     /// Train the NER model (or a baseline) from a pipeline file: training split plus
     /// augmented shards, dev evaluation per epoch, early stopping, best checkpoint.
     Train(commands::train::TrainArgs),
@@ -266,13 +275,14 @@ fn main() -> Result<()> {
             write_mentions,
             int8,
             boundary_threshold,
+            entity_threshold,
             ..
         } => commands::train::eval_model(
             &model,
             &split,
             device,
             int8,
-            boundary_threshold,
+            (boundary_threshold, entity_threshold),
             json,
             write_mentions.as_deref(),
         ),
@@ -294,6 +304,7 @@ fn main() -> Result<()> {
             anyhow::bail!("give either --model DIR --split DIR, or --gold FILE --pred FILE")
         }
         Command::Train(args) => commands::train::run(args),
+        Command::Tune(args) => commands::train::tune(args),
         Command::Run(args) => commands::run::run(args),
         Command::Publish(args) => commands::publish::publish(args),
         Command::Pack { model, out } => {
@@ -356,9 +367,12 @@ fn info(encoder: &std::path::Path) -> Result<()> {
         }
     );
     let ner = std::path::Path::new(DEFAULT_NER_MODEL);
-    match bioner::pipeline::model_id(ner) {
-        Ok(id) => println!("default NER model: {} (model id {id})", ner.display()),
-        Err(_) => println!(
+    let id = bioner::model::SavedModel::read(ner)
+        .ok()
+        .and_then(|saved| bioner::pipeline::model_id(ner, &saved.model).ok());
+    match id {
+        Some(id) => println!("default NER model: {} (model id {id})", ner.display()),
+        None => println!(
             "default NER model: {} missing: `bioner train pipelines/train-default.toml` trains \
              it (ops/demo.sh does on first use)",
             ner.display()

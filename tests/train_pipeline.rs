@@ -133,6 +133,61 @@ dir = "{out}"
     let test: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("test.json")).unwrap()).unwrap();
 
+    // The decision thresholds were chosen on dev (here the training split) after training:
+    // never worse than the defaults there, and `bioner eval` with them scores what the
+    // search saw (ungated scores decoded = the gated inference path).
+    assert!(
+        printed.contains("decision thresholds chosen on dev"),
+        "{printed}"
+    );
+    let tuned = &saved["training"]["thresholds"];
+    let (before, after) = (
+        tuned["dev_f1_before"].as_f64().unwrap(),
+        tuned["dev_f1"].as_f64().unwrap(),
+    );
+    assert!(after >= before, "{tuned}");
+    assert_eq!(
+        saved["model"]["entity_threshold"],
+        tuned["entity_threshold"]
+    );
+    assert_eq!(
+        saved["model"]["boundary_threshold"],
+        tuned["boundary_threshold"]
+    );
+    let on_dev: Value = serde_json::from_str(&bioner(&[
+        "eval",
+        "--model",
+        out.to_str().unwrap(),
+        "--split",
+        split("train").to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    let f1 = 100.0 * on_dev["micro"]["f1"].as_f64().unwrap();
+    assert!((f1 - after).abs() < 1e-9, "eval {f1} vs tune {after}");
+    // Tuning again from the chosen pair keeps it (it only moves for a strictly better F1);
+    // --dry-run writes nothing.
+    let json_before = std::fs::read_to_string(out.join("bioner.json")).unwrap();
+    let printed_tune = bioner(&[
+        "tune",
+        out.to_str().unwrap(),
+        "--split",
+        split("train").to_str().unwrap(),
+        "--dry-run",
+    ]);
+    let b = tuned["boundary_threshold"].as_f64().unwrap() as f32;
+    let e = tuned["entity_threshold"].as_f64().unwrap() as f32;
+    assert!(
+        printed_tune.contains(&format!("boundary {b} -> {b}, entity {e} -> {e}"))
+            && printed_tune.contains(&format!("dev F1 {after:.2} -> {after:.2}"))
+            && printed_tune.contains("nothing written"),
+        "{printed_tune}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("bioner.json")).unwrap(),
+        json_before
+    );
+
     // `bioner eval` on the same split agrees with the training run's test report.
     let printed = bioner(&[
         "eval",
@@ -179,4 +234,17 @@ dir = "{out}"
     assert!(!ok && text.contains("epoch"), "{text}");
     let (ok, text) = common::bioner(&["eval", "--model", out.to_str().unwrap()]);
     assert!(!ok && text.contains("--split"), "{text}");
+    let (ok, text) = common::bioner(&[
+        "eval",
+        "--model",
+        out.to_str().unwrap(),
+        "--split",
+        split("test").to_str().unwrap(),
+        "--entity-threshold",
+        "1.5",
+    ]);
+    assert!(
+        !ok && text.contains("--entity-threshold must be in [0, 1)"),
+        "{text}"
+    );
 }

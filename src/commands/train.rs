@@ -1,4 +1,5 @@
-//! `bioner train PIPELINE.toml` and `bioner eval --model DIR --split DIR`.
+//! `bioner train PIPELINE.toml`, `bioner tune DIR --split DEV` and
+//! `bioner eval --model DIR --split DIR`.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,10 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, Result};
 
 use bioner::model::{DeviceChoice, NerModel};
-use bioner::train::{TrainConfig, TrainOptions, evaluate, predicted_mentions, read_split, train};
+use bioner::train::{
+    TrainConfig, TrainOptions, evaluate, predicted_mentions, read_split, save_thresholds, train,
+    tune_thresholds,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -70,7 +74,7 @@ pub fn eval_model(
     split: &Path,
     device: DeviceChoice,
     int8: bool,
-    boundary_threshold: Option<f32>,
+    (boundary_threshold, entity_threshold): (Option<f32>, Option<f32>),
     json: bool,
     write_mentions: Option<&Path>,
 ) -> Result<()> {
@@ -81,9 +85,20 @@ pub fn eval_model(
         anyhow::ensure!(device == tch::Device::Cpu, "--int8 is for the CPU");
         loaded.model.quantize_int8().map_err(anyhow::Error::msg)?;
     }
-    if let Some(t) = boundary_threshold {
-        loaded.model.set_boundary_threshold(t);
+    for (name, t) in [
+        ("boundary", boundary_threshold),
+        ("entity", entity_threshold),
+    ] {
+        if let Some(t) = t {
+            anyhow::ensure!(
+                (0.0..1.0).contains(&t),
+                "--{name}-threshold must be in [0, 1), got {t}"
+            );
+        }
     }
+    loaded
+        .model
+        .set_thresholds(boundary_threshold, entity_threshold);
     let sentences = read_split(split, None)?;
     let (report, predictions) = evaluate(&loaded.model, &loaded.tokenizer, &sentences, 64)?;
     if let Some(path) = write_mentions {
@@ -111,6 +126,53 @@ pub fn eval_model(
             started.elapsed().as_secs_f64()
         );
         print!("{report}");
+    }
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TuneArgs {
+    /// Model directory (from `bioner train`).
+    pub model: PathBuf,
+    /// Dev split folder (sentences.parquet with tokens and trees, mentions.parquet). Not the
+    /// test split: thresholds chosen on test overstate its score.
+    #[arg(long)]
+    pub split: PathBuf,
+    /// Where the model runs: auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Print the choice without writing it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `bioner tune`: searches the thresholds on a dev split and saves the best pair.
+pub fn tune(a: TuneArgs) -> Result<()> {
+    let device = a.device.resolve()?;
+    let loaded = NerModel::load(&a.model, device)?;
+    let sentences = read_split(&a.split, None)?;
+    let Some(t) = tune_thresholds(&loaded.model, &loaded.tokenizer, &sentences, 64)? else {
+        anyhow::bail!(
+            "{}: a baseline or W/O MT model decodes BIO tags and has no thresholds to tune",
+            a.model.display()
+        );
+    };
+    println!(
+        "{} on {}: boundary {} -> {}, entity {} -> {}; dev F1 {:.2} -> {:.2}",
+        a.model.display(),
+        a.split.display(),
+        loaded.model.config.boundary_threshold,
+        t.boundary_threshold,
+        loaded.model.config.entity_threshold,
+        t.entity_threshold,
+        t.dev_f1_before,
+        t.dev_f1
+    );
+    if a.dry_run {
+        println!("--dry-run: nothing written");
+    } else {
+        save_thresholds(&a.model, &t)?;
+        println!("written to {}", a.model.join("bioner.json").display());
     }
     Ok(())
 }

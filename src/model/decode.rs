@@ -23,16 +23,20 @@ pub struct SpanPrediction {
 }
 
 /// `candidates[s]` is a span `[start, end)` and `probs[s]` its distribution over
-/// `[None, label 0, label 1, ...]`. A span is an entity when some label beats None; with
+/// `[None, label 0, label 1, ...]`. A span is an entity when its probability of being one,
+/// `1 - P(None)`, reaches `entity_threshold`, and takes its most probable label (types that
+/// split the mass, as protein and DNA often do, do not hide an entity); with
 /// `multi_label` = Some(t), every further label with probability ≥ t is kept too.
 pub fn decode_spans(
     candidates: &[(usize, usize)],
-    probs: &[Vec<f32>],
+    probs: &[impl AsRef<[f32]>],
     overlap: Overlap,
     multi_label: Option<f32>,
+    entity_threshold: f32,
 ) -> Vec<SpanPrediction> {
     let mut found: Vec<SpanPrediction> = Vec::new();
     for (&(start, end), p) in candidates.iter().zip(probs) {
+        let p = p.as_ref();
         let Some((best, &score)) = p
             .iter()
             .enumerate()
@@ -41,7 +45,7 @@ pub fn decode_spans(
         else {
             continue;
         };
-        if score <= p[0] {
+        if 1.0 - p[0] < entity_threshold {
             continue;
         }
         found.push(SpanPrediction {
@@ -94,14 +98,14 @@ mod tests {
             vec![0.3, 0.6, 0.1], // (2,4) crosses (0,3)
             vec![0.6, 0.3, 0.1], // None
         ];
-        let flat = decode_spans(&spans, &probs, Overlap::Flat, None);
+        let flat = decode_spans(&spans, &probs, Overlap::Flat, None, 0.5);
         assert_eq!(
             flat.iter()
                 .map(|s| (s.start, s.end, s.label))
                 .collect::<Vec<_>>(),
             vec![(0, 3, 0)]
         );
-        let nested = decode_spans(&spans, &probs, Overlap::Nested, None);
+        let nested = decode_spans(&spans, &probs, Overlap::Nested, None, 0.5);
         assert_eq!(
             nested
                 .iter()
@@ -114,7 +118,31 @@ mod tests {
             &[vec![0.1, 0.45, 0.45]],
             Overlap::Flat,
             Some(0.4),
+            0.5,
         );
         assert_eq!(multi.len(), 2);
+    }
+
+    #[test]
+    fn entity_threshold_counts_the_mass_of_every_label() {
+        // No label beats None alone, but together they make it an entity more likely than not.
+        let probs = vec![vec![0.4, 0.35, 0.25]];
+        let found = decode_spans(&[(0, 2)], &probs, Overlap::Flat, None, 0.5);
+        assert_eq!(
+            found
+                .iter()
+                .map(|s| (s.start, s.end, s.label))
+                .collect::<Vec<_>>(),
+            vec![(0, 2, 0)]
+        );
+        assert_eq!(found[0].score, 0.35);
+        assert!(decode_spans(&[(0, 2)], &probs, Overlap::Flat, None, 0.7).is_empty());
+        // A low threshold admits less likely entities.
+        let unlikely = vec![vec![0.75, 0.2, 0.05]];
+        assert!(decode_spans(&[(0, 2)], &unlikely, Overlap::Flat, None, 0.5).is_empty());
+        assert_eq!(
+            decode_spans(&[(0, 2)], &unlikely, Overlap::Flat, None, 0.25).len(),
+            1
+        );
     }
 }

@@ -64,6 +64,11 @@ pub struct SpanNerConfig {
     /// every candidate. Training always classifies every candidate.
     #[serde(default = "default_boundary_threshold")]
     pub boundary_threshold: f32,
+    /// A classified span is an entity when `1 - P(None)` reaches this value (eq. 11's
+    /// distribution; the label is then the most probable type). `bioner train` and
+    /// `bioner tune` choose it and `boundary_threshold` on the dev split (docs/MODEL.md).
+    #[serde(default = "default_entity_threshold")]
+    pub entity_threshold: f32,
 }
 
 fn default_max_span() -> usize {
@@ -82,8 +87,15 @@ fn default_boundary_threshold() -> f32 {
     BOUNDARY_THRESHOLD
 }
 
+fn default_entity_threshold() -> f32 {
+    ENTITY_THRESHOLD
+}
+
 /// Default [`SpanNerConfig::boundary_threshold`].
 pub const BOUNDARY_THRESHOLD: f32 = 0.05;
+
+/// Default [`SpanNerConfig::entity_threshold`].
+pub const ENTITY_THRESHOLD: f32 = 0.5;
 
 impl SpanNerConfig {
     pub fn new(labels: Vec<String>) -> Self {
@@ -241,7 +253,7 @@ impl SpanNer {
     /// one for the label names), then every head over the concatenated words of the batch at
     /// once. A batch gives the same outputs as its sentences one at a time.
     pub fn forward_batch(&self, batch: &[&Prepared], train: bool) -> Vec<Outputs> {
-        let flat = self.forward_flat(batch, train);
+        let flat = self.forward_flat(batch, train, self.config.boundary_threshold);
         flat.words
             .iter()
             .zip(&flat.span_ranges)
@@ -259,8 +271,9 @@ impl SpanNer {
             .collect()
     }
 
-    /// The batch's outputs as whole tensors over its concatenated words and spans.
-    fn forward_flat(&self, batch: &[&Prepared], train: bool) -> FlatOutputs {
+    /// The batch's outputs as whole tensors over its concatenated words and spans; at
+    /// inference with `gate` > 0, only candidates whose boundary probabilities reach it.
+    fn forward_flat(&self, batch: &[&Prepared], train: bool, gate: f32) -> FlatOutputs {
         let parts: Vec<&Windows> = batch.iter().map(|p| &p.windows).collect();
         let (merged, words) = Windows::concat(&parts);
         let h = self
@@ -322,7 +335,7 @@ impl SpanNer {
         let bp = self.project.forward(&b).relu();
         // Boundary detection first (section 3.4): at inference a candidate goes on to span
         // classification only if its first word may start and its last word may end an entity.
-        let threshold = self.config.boundary_threshold;
+        let threshold = gate;
         let gate = (!train && threshold > 0.0).then(|| {
             let p = |t: &Tensor| {
                 Vec::<f32>::try_from(
@@ -450,7 +463,7 @@ impl SpanNer {
     /// Predictions for a batch of sentences (one encoder call, see [`SpanNer::forward_batch`]);
     /// probabilities leave the device in one transfer for the whole batch.
     pub fn predict_batch(&self, batch: &[&Prepared]) -> Vec<Vec<SpanPrediction>> {
-        let flat = tch::no_grad(|| self.forward_flat(batch, false));
+        let flat = tch::no_grad(|| self.forward_flat(batch, false, self.config.boundary_threshold));
         if let Some(tags) = &flat.tags {
             let best = Vec::<i64>::try_from(tags.argmax(-1, false).to_device(Device::Cpu))
                 .unwrap_or_default();
@@ -460,30 +473,81 @@ impl SpanNer {
                 .map(|w| bio_spans(&best[w.clone()]))
                 .collect();
         }
-        let k = flat.span_logits.size()[1] as usize;
-        let probs = Vec::<f32>::try_from(
-            flat.span_logits
-                .softmax(-1, Kind::Float)
-                .to_device(Device::Cpu)
-                .view([-1]),
-        )
-        .unwrap_or_default();
-        flat.spans
+        self.span_scores(flat)
             .iter()
+            .map(|s| s.decode(&self.config))
+            .collect()
+    }
+
+    /// Every candidate span's distribution over `[None, labels]` and every word's boundary
+    /// probabilities, ungated: what [`SpanScores::decode`] turns into predictions under any
+    /// pair of thresholds (how `bioner tune` searches them with one forward pass). `None`
+    /// for W/O MT models, which have no span classifier.
+    pub fn span_scores_batch(&self, batch: &[&Prepared]) -> Option<Vec<SpanScores>> {
+        if !self.config.multitask {
+            return None;
+        }
+        Some(self.span_scores(tch::no_grad(|| self.forward_flat(batch, false, 0.0))))
+    }
+
+    fn span_scores(&self, flat: FlatOutputs) -> Vec<SpanScores> {
+        let to_vec = |t: Tensor| {
+            Vec::<f32>::try_from(t.softmax(-1, Kind::Float).to_device(Device::Cpu).view([-1]))
+                .unwrap_or_default()
+        };
+        let k = flat.span_logits.size()[1] as usize;
+        let probs = to_vec(flat.span_logits);
+        let start = to_vec(flat.start);
+        let end = to_vec(flat.end);
+        flat.spans
+            .into_iter()
             .zip(&flat.span_ranges)
-            .map(|(spans, r)| {
-                let rows: Vec<Vec<f32>> = probs[r.start * k..r.end * k]
+            .zip(&flat.words)
+            .map(|((spans, r), w)| SpanScores {
+                spans,
+                probs: probs[r.start * k..r.end * k]
                     .chunks(k)
                     .map(<[f32]>::to_vec)
-                    .collect();
-                decode_spans(
-                    spans,
-                    &rows,
-                    self.config.overlap,
-                    self.config.multi_label_threshold,
-                )
+                    .collect(),
+                // [n, 2] softmax rows: column 1 is "is a boundary"
+                start: w.clone().map(|i| start[2 * i + 1]).collect(),
+                end: w.clone().map(|i| end[2 * i + 1]).collect(),
             })
             .collect()
+    }
+}
+
+/// One sentence's span classifier output (see [`SpanNer::span_scores_batch`]).
+#[derive(Debug, Clone)]
+pub struct SpanScores {
+    /// Candidate spans `[start, end)` over words.
+    pub spans: Vec<(usize, usize)>,
+    /// Each candidate's distribution over `[None, labels]` (eq. 11).
+    pub probs: Vec<Vec<f32>>,
+    /// Each word's probability of starting / ending an entity (eq. 7).
+    pub start: Vec<f32>,
+    pub end: Vec<f32>,
+}
+
+impl SpanScores {
+    /// Typed spans under `config`'s thresholds and overlap rule: candidates the boundary
+    /// gate lets through (section 3.4), then [`decode_spans`].
+    pub fn decode(&self, config: &SpanNerConfig) -> Vec<SpanPrediction> {
+        let t = config.boundary_threshold;
+        let (spans, rows): (Vec<(usize, usize)>, Vec<&[f32]>) = self
+            .spans
+            .iter()
+            .zip(&self.probs)
+            .filter(|((i, j), _)| t <= 0.0 || (self.start[*i] >= t && self.end[*j - 1] >= t))
+            .map(|(s, p)| (*s, p.as_slice()))
+            .unzip();
+        decode_spans(
+            &spans,
+            &rows,
+            config.overlap,
+            config.multi_label_threshold,
+            config.entity_threshold,
+        )
     }
 }
 

@@ -9,7 +9,9 @@ use tokenizers::Tokenizer;
 
 use super::baseline::{Baseline, BaselineKind};
 use super::decode::SpanPrediction;
-use super::{MODEL_DIR_VERSION, ModelError, Prepared, SavedModel, SpanNer, SpanNerConfig};
+use super::{
+    MODEL_DIR_VERSION, ModelError, Prepared, SavedModel, SpanNer, SpanNerConfig, SpanScores,
+};
 use crate::encoder::{Encoder, HfModelDir, SubwordError};
 
 /// The network: the paper's span model, or a BIO+CRF baseline.
@@ -75,11 +77,28 @@ impl NerModel {
         }
     }
 
-    /// Sets [`SpanNerConfig::boundary_threshold`] (0 classifies every candidate span).
-    pub fn set_boundary_threshold(&mut self, threshold: f32) {
-        self.config.boundary_threshold = threshold;
-        if let Net::Span(m) = &mut self.net {
-            m.config.boundary_threshold = threshold;
+    /// Overrides [`SpanNerConfig::boundary_threshold`] (0 classifies every candidate span)
+    /// and [`SpanNerConfig::entity_threshold`] where given.
+    pub fn set_thresholds(&mut self, boundary: Option<f32>, entity: Option<f32>) {
+        for config in std::iter::once(&mut self.config).chain(match &mut self.net {
+            Net::Span(m) => Some(&mut m.config),
+            Net::Baseline(_) => None,
+        }) {
+            if let Some(t) = boundary {
+                config.boundary_threshold = t;
+            }
+            if let Some(t) = entity {
+                config.entity_threshold = t;
+            }
+        }
+    }
+
+    /// The span classifier's ungated scores (see [`SpanNer::span_scores_batch`]); `None` for
+    /// baselines and W/O MT models, which decode BIO tags instead.
+    pub fn span_scores_batch(&self, batch: &[&Prepared]) -> Option<Vec<SpanScores>> {
+        match &self.net {
+            Net::Span(m) => m.span_scores_batch(batch),
+            Net::Baseline(_) => None,
         }
     }
 
@@ -162,17 +181,14 @@ impl NerModel {
             "config.json",
             serde_json::to_string_pretty(self.encoder().config()).expect("serialisable"),
         )?;
-        let saved = SavedModel {
+        SavedModel {
             format_version: MODEL_DIR_VERSION,
             model: self.config.clone(),
             baseline: self.baseline,
             parser,
             training,
-        };
-        write(
-            "bioner.json",
-            serde_json::to_string_pretty(&saved).expect("serialisable"),
-        )?;
+        }
+        .write(dir)?;
         // tch picks the format from the extension: the temporary name keeps `.safetensors`.
         let (tmp, weights) = (
             dir.join("model.partial.safetensors"),
@@ -251,24 +267,7 @@ impl NerModel {
 
     /// Loads a directory written by [`NerModel::save`] onto `device`.
     pub fn load(dir: &Path, device: tch::Device) -> Result<LoadedModel, ModelError> {
-        let meta_path = dir.join("bioner.json");
-        let text = std::fs::read_to_string(&meta_path).map_err(|source| ModelError::Io {
-            path: meta_path.clone(),
-            source,
-        })?;
-        let saved: SavedModel = serde_json::from_str(&text).map_err(|e| ModelError::Invalid {
-            path: meta_path.clone(),
-            message: e.to_string(),
-        })?;
-        if saved.format_version != MODEL_DIR_VERSION {
-            return Err(ModelError::Invalid {
-                path: meta_path,
-                message: format!(
-                    "format version {}, this bioner reads {MODEL_DIR_VERSION}",
-                    saved.format_version
-                ),
-            });
-        }
+        let saved = SavedModel::read(dir)?;
         let hf = HfModelDir::open(dir)?;
         let tokenizer = hf.tokenizer()?;
         let mut vs = nn::VarStore::new(device);
@@ -299,5 +298,41 @@ impl NerModel {
             tokenizer,
             saved,
         })
+    }
+}
+
+impl SavedModel {
+    /// Reads a model directory's `bioner.json`, checking its format version.
+    pub fn read(dir: &Path) -> Result<SavedModel, ModelError> {
+        let path = dir.join("bioner.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let saved: SavedModel = serde_json::from_str(&text).map_err(|e| ModelError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if saved.format_version != MODEL_DIR_VERSION {
+            return Err(ModelError::Invalid {
+                path,
+                message: format!(
+                    "format version {}, this bioner reads {MODEL_DIR_VERSION}",
+                    saved.format_version
+                ),
+            });
+        }
+        Ok(saved)
+    }
+
+    /// Writes `dir/bioner.json` (to a temporary name, then renamed over the old one).
+    pub fn write(&self, dir: &Path) -> Result<(), ModelError> {
+        let text = serde_json::to_string_pretty(self).expect("serialisable");
+        crate::fsutil::write_bytes_atomically(&dir.join("bioner.json"), text.as_bytes()).map_err(
+            |source| ModelError::Io {
+                path: dir.join("bioner.json"),
+                source,
+            },
+        )
     }
 }

@@ -128,6 +128,11 @@ pub struct RunModelConfig {
     /// candidate; default: the model's own, 0.05; docs/MODEL.md).
     #[serde(default)]
     pub boundary_threshold: Option<f32>,
+    /// Overrides the model's entity threshold: a classified span is an entity when
+    /// `1 - P(None)` reaches it (lower finds more, higher is more precise; default: the
+    /// model's own, chosen on dev by `bioner train`; docs/MODEL.md).
+    #[serde(default)]
+    pub entity_threshold: Option<f32>,
 }
 
 fn default_parser() -> PathBuf {
@@ -241,12 +246,15 @@ impl RunConfig {
         if self.model.token_budget == 0 || self.model.max_batch_sentences == 0 {
             return Err("model.token_budget and model.max_batch_sentences must be positive".into());
         }
-        if let Some(t) = self.model.boundary_threshold
-            && !(0.0..1.0).contains(&t)
-        {
-            return Err(format!(
-                "model.boundary_threshold must be in [0, 1), got {t}"
-            ));
+        for (name, t) in [
+            ("boundary_threshold", self.model.boundary_threshold),
+            ("entity_threshold", self.model.entity_threshold),
+        ] {
+            if let Some(t) = t
+                && !(0.0..1.0).contains(&t)
+            {
+                return Err(format!("model.{name} must be in [0, 1), got {t}"));
+            }
         }
         if self.run.chunk_documents == 0 {
             return Err("run.chunk_documents must be positive".into());

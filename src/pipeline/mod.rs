@@ -33,7 +33,7 @@ pub use stages::{Batching, batches};
 pub use summary::RunSummary;
 pub use units::{Chunk, Commit, FileStamp, RecordChunk, Unit};
 
-use crate::model::{DeviceError, ModelError, NerModel};
+use crate::model::{DeviceError, ModelError, NerModel, SpanNerConfig};
 use crate::parse::{DependencyModel, Grapher, ParserModelError};
 use crate::sink::kafka::KafkaSink;
 use crate::sink::parquet::ParquetSink;
@@ -77,8 +77,10 @@ pub struct RunOptions {
     pub stop: Option<Arc<AtomicBool>>,
 }
 
-/// `dir-name@sha256-prefix` of a model directory's weights: changes whenever the weights do.
-pub fn model_id(dir: &Path) -> Result<String, PipelineError> {
+/// `dir-name@sha256-prefix` of a model directory's weights and of the settings the model
+/// decodes with (`config`: labels, thresholds, overlap rule, after a run's overrides):
+/// changes whenever either does, so outputs with one id come from one decision rule.
+pub fn model_id(dir: &Path, config: &SpanNerConfig) -> Result<String, PipelineError> {
     let weights = dir.join("model.safetensors");
     let err = |e: std::io::Error| PipelineError::Model {
         path: dir.to_path_buf(),
@@ -90,6 +92,7 @@ pub fn model_id(dir: &Path) -> Result<String, PipelineError> {
     let mut f = std::fs::File::open(&weights).map_err(err)?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).map_err(err)?;
+    h.update(serde_json::to_vec(config).expect("serialisable"));
     let name = std::path::absolute(dir)
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -153,11 +156,12 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
             .quantize_int8()
             .map_err(|e| PipelineError::Config(format!("model.int8: {e}")))?;
     }
-    if let Some(t) = config.model.boundary_threshold {
-        loaded.model.set_boundary_threshold(t);
-    }
+    loaded.model.set_thresholds(
+        config.model.boundary_threshold,
+        config.model.entity_threshold,
+    );
     let stamp = Stamp {
-        model_id: model_id(&config.model.dir)?,
+        model_id: model_id(&config.model.dir, &loaded.model.config)?,
         run_id: new_run_id(),
     };
     let needs_tree = loaded.model.baseline.is_none() && loaded.model.config.gcn;
@@ -641,5 +645,27 @@ impl KafkaCommits {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_id_follows_the_weights_and_the_decision_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("ner-x");
+        std::fs::create_dir(&model).unwrap();
+        std::fs::write(model.join("model.safetensors"), b"weights").unwrap();
+        let config = SpanNerConfig::new(vec!["Chemical".into()]);
+        let id = model_id(&model, &config).unwrap();
+        assert!(id.starts_with("ner-x@") && id.len() == "ner-x@".len() + 12, "{id}");
+        assert_eq!(model_id(&model, &config).unwrap(), id);
+        let mut tuned = config.clone();
+        tuned.entity_threshold = 0.4;
+        assert_ne!(model_id(&model, &tuned).unwrap(), id);
+        std::fs::write(model.join("model.safetensors"), b"other weights").unwrap();
+        assert_ne!(model_id(&model, &config).unwrap(), id);
     }
 }

@@ -126,6 +126,7 @@ impl ModelConfig {
             dropout: self.dropout,
             max_subwords: self.max_subwords,
             boundary_threshold: crate::model::BOUNDARY_THRESHOLD,
+            entity_threshold: crate::model::ENTITY_THRESHOLD,
         }
     }
 }
@@ -171,6 +172,10 @@ pub struct OptimConfig {
     /// checkpoints would cost more than the run).
     #[serde(default = "yes")]
     pub checkpoint: bool,
+    /// After training, choose the span model's boundary and entity thresholds on the dev
+    /// split (the best dev F1 over a small grid; see `bioner tune`) and save them with it.
+    #[serde(default = "yes")]
+    pub tune_thresholds: bool,
 }
 
 impl Default for OptimConfig {

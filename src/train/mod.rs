@@ -8,6 +8,7 @@ mod checkpoint;
 mod config;
 mod optim;
 mod plot;
+mod tune;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ pub use checkpoint::{CheckpointError, RunState};
 pub use config::{DataConfig, ModelConfig, OptimConfig, OutputConfig, TrainConfig};
 pub use optim::{AdamW, Group, OptimError};
 pub use plot::curves_svg;
+pub use tune::{BOUNDARY_GRID, Tuned, entity_grid, save_thresholds, tune_thresholds};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -104,6 +106,8 @@ pub struct TrainOutcome {
     pub augmented_sentences: usize,
     pub epochs: Vec<EpochRecord>,
     pub best_epoch: usize,
+    /// Decision thresholds chosen on dev after training (`optim.tune_thresholds`).
+    pub tuned: Option<Tuned>,
     pub test: Option<Report>,
     pub dir: PathBuf,
     pub seconds: f64,
@@ -195,8 +199,21 @@ pub fn evaluate(
 ) -> Result<(Report, Vec<Vec<SpanPrediction>>), TrainError> {
     let (examples, _) = prepare(model, tokenizer, sentences)?;
     let predictions = predict_all(model, &examples, batch_sentences);
+    Ok((
+        score(&model.config.labels, sentences, &predictions),
+        predictions,
+    ))
+}
+
+/// The strict span scores of `predictions` (label indices into `labels`) against the gold
+/// spans of `sentences`.
+pub fn score(
+    labels: &[String],
+    sentences: &[LabelledSentence],
+    predictions: &[Vec<SpanPrediction>],
+) -> Report {
     let mut scorer = Scorer::new();
-    for (i, (s, pred)) in sentences.iter().zip(&predictions).enumerate() {
+    for (i, (s, pred)) in sentences.iter().zip(predictions).enumerate() {
         scorer.add_spans(
             s.spans.iter().map(|sp| TypedSpan {
                 unit: i,
@@ -208,11 +225,11 @@ pub fn evaluate(
                 unit: i,
                 start: p.start,
                 end: p.end,
-                label: model.config.labels[p.label].clone(),
+                label: labels[p.label].clone(),
             }),
         );
     }
-    Ok((scorer.report(), predictions))
+    scorer.report()
 }
 
 /// Predictions on a corpus split as mentions with character and byte offsets into the
@@ -408,12 +425,13 @@ fn step_seed(seed: u64, step: usize) -> i64 {
 }
 
 /// The pipeline as recorded in a checkpoint: settings that do not change what is computed
-/// (checkpoint interval, threads) are left out, so a run may resume with other values.
+/// (checkpoint interval, threads, the thresholds search after training) are left out, so a run may resume with other values.
 fn resumable_pipeline(config: &TrainConfig) -> serde_json::Value {
     let mut c = config.clone();
     c.optim.checkpoint_steps = 0;
     c.optim.checkpoint = true;
     c.optim.threads = None;
+    c.optim.tune_thresholds = true;
     serde_json::to_value(&c).expect("serialisable")
 }
 
@@ -559,7 +577,11 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     let pipeline = resumable_pipeline(config);
     let mut state = match previous {
         Some((dir, state)) => {
-            let recorded = state.pipeline.clone();
+            // Read through today's schema, so settings added to bioner since the checkpoint
+            // was written take their defaults instead of counting as changes.
+            let recorded = serde_json::from_value::<TrainConfig>(state.pipeline.clone())
+                .map(|c| serde_json::to_value(c).expect("serialisable"))
+                .unwrap_or_else(|_| state.pipeline.clone());
             if let Some(diff) = first_difference(&recorded, &pipeline, "") {
                 return Err(TrainError::Config(format!(
                     "--resume: the pipeline differs from the one {} was started with ({diff})",
@@ -812,6 +834,20 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     // The run is complete: its checkpoints are no longer needed.
     checkpoint::remove_others(out_dir, None)?;
     let best_epoch = state.best.map(|b| b.1).unwrap_or(0);
+    let tuned = if opt_cfg.tune_thresholds && state.best.is_some() {
+        let loaded = NerModel::load(out_dir, device)?;
+        let tuned = tune_thresholds(&loaded.model, &loaded.tokenizer, &dev_set, 64)?;
+        if let Some(t) = &tuned {
+            save_thresholds(out_dir, t)?;
+            println!(
+                "decision thresholds chosen on dev: boundary {}, entity {} (dev F1 {:.2} -> {:.2})",
+                t.boundary_threshold, t.entity_threshold, t.dev_f1_before, t.dev_f1
+            );
+        }
+        tuned
+    } else {
+        None
+    };
     let test = match &config.data.test {
         Some(test_dir) => {
             let loaded = NerModel::load(out_dir, device)?;
@@ -833,6 +869,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         augmented_sentences: augmented,
         epochs: state.records,
         best_epoch,
+        tuned,
         test,
         dir: out_dir.clone(),
         seconds: state.run_seconds + started.elapsed().as_secs_f64(),
