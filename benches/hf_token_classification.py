@@ -1,6 +1,8 @@
 """The peer of `bioner train`: Hugging Face transformers' token-classification fine-tuning of the
 same encoder on the same corpus split, with the same epoch budget, batch size and learning-rate
-schedule; its test predictions are written as a mentions table so that bioner's scorer
+schedule, and the same model selection (dev F1 after every epoch, the best epoch kept, a stop
+after `--patience` epochs without a better one, the learning rate decaying to 0 at the cap);
+its test predictions are written as a mentions table so that bioner's scorer
 (`bioner eval --gold --pred`) scores both systems the same way.
 
 Reads bioner's corpus tables (sentences.parquet with tokens and offsets, mentions.parquet,
@@ -75,11 +77,44 @@ def spans(tags):
     return out
 
 
+def predict_tags(model, tok, batch, labels, label_ids):
+    """Word-level tags of a batch: the first subword's label of each word."""
+    enc = encode(tok, batch, label_ids)
+    enc.pop("labels")
+    pred = model(**enc).logits.argmax(-1).tolist()
+    out = []
+    for k, (s, _) in enumerate(batch):
+        tags, prev = ["O"] * len(s["tokens"]), None
+        for j, w in enumerate(enc.word_ids(k)):
+            if w is not None and w != prev:
+                tags[w] = labels[pred[k][j]]
+            prev = w
+        out.append(tags)
+    return out
+
+
+def dev_f1(model, tok, dev, labels, label_ids):
+    """Strict micro F1 of the spans decoded from predicted vs gold tags (model selection)."""
+    model.eval()
+    tp = fp = fn = 0
+    order = sorted(range(len(dev)), key=lambda i: len(dev[i][0]["tokens"]))
+    with torch.no_grad():
+        for b in range(0, len(order), 64):
+            batch = [dev[i] for i in order[b:b + 64]]
+            for (_, gold), tags in zip(batch, predict_tags(model, tok, batch, labels, label_ids)):
+                g, p = set(spans(gold)), set(spans(tags))
+                tp, fp, fn = tp + len(g & p), fp + len(p - g), fn + len(g - p)
+    model.train()
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--encoder", required=True)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=3, help="epoch cap")
+    ap.add_argument("--patience", type=int, default=2,
+                    help="stop after this many epochs without a better dev F1")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--warmup", type=float, default=0.1)
@@ -94,6 +129,7 @@ def main():
     torch.set_num_threads(a.threads)
 
     train = load_split(f"{a.corpus}/train", a.max_train)
+    dev = load_split(f"{a.corpus}/dev", a.max_test)
     test = load_split(f"{a.corpus}/test", a.max_test)
     types = sorted({t[2:] for _, tags in train for t in tags if t != "O"})
     labels = ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
@@ -105,6 +141,7 @@ def main():
     steps = a.epochs * ((len(train) + a.batch - 1) // a.batch)
     sched = get_linear_schedule_with_warmup(opt, int(a.warmup * steps), steps)
     started = time.time()
+    best, best_state, best_epoch = -1.0, None, 0
     for epoch in range(a.epochs):
         model.train()
         order = list(range(len(train)))
@@ -119,9 +156,19 @@ def main():
             sched.step()
             opt.zero_grad()
             total += loss.item() * len(batch)
-        print(json.dumps({"epoch": epoch + 1, "loss": total / len(train),
-                          "sentences_per_s": len(train) / (time.time() - t0)}), flush=True)
+        speed = len(train) / (time.time() - t0)
+        f1 = dev_f1(model, tok, dev, labels, label_ids)
+        improved = f1 > best
+        if improved:
+            best, best_epoch = f1, epoch + 1
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        print(json.dumps({"epoch": epoch + 1, "loss": total / len(train), "dev_f1": round(100 * f1, 2),
+                          "best": improved, "sentences_per_s": speed}), flush=True)
+        if epoch + 1 - best_epoch >= a.patience:
+            print(json.dumps({"early_stop": epoch + 1}), flush=True)
+            break
     train_s = time.time() - started
+    model.load_state_dict(best_state)
 
     model.eval()
     docs = {(d["doc_id"], d["section_index"]): d["text"]
@@ -133,15 +180,7 @@ def main():
     with torch.no_grad():
         for b in range(0, len(order), 64):
             batch = [test[i] for i in order[b:b + 64]]
-            enc = encode(tok, batch, label_ids)
-            enc.pop("labels")
-            pred = model(**enc).logits.argmax(-1).tolist()
-            for k, (s, _) in enumerate(batch):
-                tags, prev = ["O"] * len(s["tokens"]), None
-                for j, w in enumerate(enc.word_ids(k)):
-                    if w is not None and w != prev:
-                        tags[w] = labels[pred[k][j]]
-                    prev = w
+            for (s, _), tags in zip(batch, predict_tags(model, tok, batch, labels, label_ids)):
                 text = docs[(s["doc_id"], s["section_index"])]
                 for i, e, ty in spans(tags):
                     cs, ce = s["token_starts"][i], s["token_ends"][e - 1]
@@ -158,7 +197,8 @@ def main():
                         ("byte_start", pa.int32()), ("byte_end", pa.int32()),
                         ("text", pa.string()), ("entity_type", pa.string())])
     pq.write_table(pa.table(rows, schema=schema), a.out)
-    print(json.dumps({"train_seconds": round(train_s), "train_sentences": len(train),
+    print(json.dumps({"train_seconds": round(train_s), "best_epoch": best_epoch,
+                      "best_dev_f1": round(100 * best, 2), "train_sentences": len(train),
                       "test_sentences": len(test), "predict_seconds": round(time.time() - t0, 1),
                       "mentions": len(rows["doc_id"]), "transformers": __import__("transformers").__version__}))
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Side by side on one split, one run: bioner's models (trained model directories, e.g. the
 # seeds of one row) and the Hugging Face transformers token-classification fine-tuning of the
-# same encoder with the same epoch budget (benches/hf_token_classification.py), all scored by
-# bioner's strict scorer on the test split's gold mentions (character offsets). With several
-# bioner models it also prints their mean ± sd micro F1 and the lead over the peer.
+# same encoder with the same epoch budget and model selection (an epoch cap, the best dev
+# epoch kept, patience 2; benches/hf_token_classification.py), all scored by bioner's strict
+# scorer on the test split's gold mentions (character offsets). With several bioner models it
+# also prints their mean ± sd micro F1 and the lead over the peer.
 #
-#   benches/ner_vs_transformers.sh bc5cdr 3 models/results/bc5cdr-full-pm1134-s{1,2,3}
+#   benches/ner_vs_transformers.sh bc5cdr 6 models/results/bc5cdr-full-s{1,2,3}
+#   ENCODER=models/all-mpnet-base-v2 benches/ner_vs_transformers.sh bc5cdr 5 models/results/bc5cdr-full-mpnet-s1
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -14,10 +16,13 @@ if [ $# -lt 3 ]; then
   exit 2
 fi
 corpus="$1"; epochs="$2"; shift 2
-BIN=target/release/bioner
+ENCODER="${ENCODER:-models/all-MiniLM-L6-v2}"
 BIONER_SETUP_NO_BUILD=1 ops/setup.sh
 .venv/bin/python -m pip install -q --disable-pip-version-check "transformers==4.57.1" "seqeval==1.2.2"
-cargo build --release --quiet
+if [ -z "${BIN:-}" ]; then
+  BIN=target/release/bioner
+  cargo build --release --quiet
+fi
 split="data/corpora/$corpus/test"
 out="models/results/peer-$corpus"
 mkdir -p "$out"
@@ -31,13 +36,14 @@ for model in "$@"; do
   scores+=("$("$BIN" eval --gold "$split/mentions.parquet" --pred "$pred" --json)")
 done
 
-echo "== transformers token classification, same encoder, $epochs epochs"
+name="transformers-$(basename "$ENCODER")"
+echo "== transformers token classification, $ENCODER, up to $epochs epochs (patience 2)"
 start=$(date +%s)
 .venv/bin/python benches/hf_token_classification.py --corpus "data/corpora/$corpus" \
-  --encoder models/all-MiniLM-L6-v2 --epochs "$epochs" --out "$out/transformers.parquet"
+  --encoder "$ENCODER" --epochs "$epochs" --patience 2 --out "$out/$name.parquet"
 echo "wall time $(( $(date +%s) - start ))s"
-"$BIN" eval --gold "$split/mentions.parquet" --pred "$out/transformers.parquet"
-peer="$("$BIN" eval --gold "$split/mentions.parquet" --pred "$out/transformers.parquet" --json)"
+"$BIN" eval --gold "$split/mentions.parquet" --pred "$out/$name.parquet"
+peer="$("$BIN" eval --gold "$split/mentions.parquet" --pred "$out/$name.parquet" --json)"
 
 .venv/bin/python - "$peer" "${scores[@]}" <<'PY'
 import json, statistics, sys
