@@ -2,6 +2,9 @@
 //!
 //! The crate is organised by pipeline stage (see `docs/ARCHITECTURE.md`):
 //!
+//! - [`document`]: the data every stage shares, below all of them and importing none: documents
+//!   with sections, mentions, sentences, tokens and trees; source records and rejects; units of
+//!   work and chunks; per-document and per-unit results.
 //! - [`source`]: PubMed XML dumps, Parquet files and Kafka topics as documents;
 //!   [`text`]: sentence splitting and word tokenization with offsets; [`parse`]: the tagger
 //!   and dependency parser; [`pipeline`]: the inference pipeline that joins them to the model
@@ -17,6 +20,7 @@
 pub mod augment;
 pub mod config;
 pub mod corpus;
+pub mod document;
 pub mod encoder;
 pub mod eval;
 pub mod fsutil;

@@ -13,7 +13,8 @@ use super::Method;
 use crate::corpus::table::{
     Columns, int_items, list_of, open_batches, string_items, write_err, write_table,
 };
-use crate::corpus::{CorpusError, LabelledSentence, Span, Tree};
+use crate::corpus::{CorpusError, LabelledSentence, Span};
+use crate::document::Tree;
 
 /// Version of the augmented shard schema.
 pub const AUGMENTED_SCHEMA_VERSION: &str = "1";

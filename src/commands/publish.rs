@@ -8,9 +8,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use bioner::document::{Reject, SourceRecord, TextLimits};
 use bioner::kafka::{KafkaSettings, Producer, TopicOutcome, create_topics};
 use bioner::source::parquet::Columns;
-use bioner::source::{Reject, SourceRecord, TextLimits, files, open_records};
+use bioner::source::{files, open_records};
 
 /// Where to reach Kafka: `--brokers` and `--property`, or the `[kafka]` table of a TOML file
 /// (e.g. the workers' pipeline file, so secrets stay out of the command line).

@@ -12,7 +12,8 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::error::{CorpusError, Location, read_utf8};
-use super::model::{CharIndex, Corpus, Document, Problem, Section};
+use super::model::{CharIndex, Corpus, Problem};
+use crate::document::{Document, Section};
 use crate::xml::{Lines, attr, push_text};
 
 #[derive(Default)]

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::error::{CorpusError, Location, read_utf8};
-use super::model::{CharIndex, Corpus, Document, Problem, Section};
+use super::model::{CharIndex, Corpus, Problem};
+use crate::document::{Document, Section};
 
 /// The record sections in document order.
 pub const CCKS_SECTIONS: [&str; 4] = ["一般项目", "病史特点", "诊疗经过", "出院情况"];

@@ -15,7 +15,8 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::error::{CorpusError, Location, read_utf8};
-use super::model::{CharIndex, Corpus, Document, Problem, Section, Sentence, token_document};
+use super::model::{CharIndex, Corpus, Problem, token_document};
+use crate::document::{Document, Section, Sentence};
 use crate::xml::{Lines, attr, push_text};
 
 /// The 5-class type of a GENIA `sem` value, if it has one.

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::error::{CorpusError, Location};
-use super::model::{Mention, Problem, Sentence, Tree};
+use super::model::Problem;
 use super::table::{read_mentions, read_sentences};
+use crate::document::{Mention, Sentence, Tree};
 
 /// A typed span of tokens, half-open `[start, end)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -176,7 +177,7 @@ pub fn read_labelled(dir: &Path) -> Result<(Vec<LabelledSentence>, Vec<Problem>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::Token;
+    use crate::document::Token;
 
     fn sentence(doc: &str, index: u32, start: u32, words: &[(&str, u32)]) -> Sentence {
         Sentence {

@@ -23,9 +23,7 @@ pub use error::{CorpusError, Location};
 pub use genia::{genia_type, read_genia_jsonl, read_genia_xml};
 pub use iob::read_iob;
 pub use labelled::{LabelledSentence, Span, label_sentences, read_labelled};
-pub use model::{
-    CharIndex, Corpus, Document, Mention, Problem, Section, Sentence, Token, Tree, TypeCounts,
-};
+pub use model::{CharIndex, Corpus, Problem, TypeCounts};
 pub use pubtator::read_pubtator;
 pub use table::{
     read_documents, read_mentions, read_sentences, write_corpus, write_mentions, write_sentences,

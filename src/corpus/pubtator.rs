@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use super::error::{CorpusError, Location, read_utf8};
-use super::model::{CharIndex, Corpus, Document, Problem};
+use super::model::{CharIndex, Corpus, Problem};
+use crate::document::Document;
 
 /// Reads one PubTator file.
 pub fn read_pubtator(path: &Path) -> Result<Corpus, CorpusError> {

@@ -17,7 +17,8 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::error::CorpusError;
-use super::model::{Corpus, Document, Mention, Section, Sentence, Token, Tree};
+use super::model::Corpus;
+use crate::document::{Document, Mention, Section, Sentence, Token, Tree};
 
 /// Version of the three corpus table schemas, written to each file's footer.
 pub const CORPUS_SCHEMA_VERSION: &str = "1";

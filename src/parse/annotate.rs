@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::model::DependencyModel;
-use crate::corpus::{Document, Sentence, Token, Tree};
+use crate::document::{Document, Sentence, Token, Tree};
 use crate::text::{SentenceSplitter, WordTokenizer};
 
 /// How sentences get their trees.
@@ -121,7 +121,7 @@ pub fn annotate_sentences(sentences: &mut [Sentence], grapher: &Grapher<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::Section;
+    use crate::document::Section;
     use crate::text::{BioTokenizer, CharTokenizer, RuleSentenceSplitter};
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::units::FileStamp;
+use crate::document::FileStamp;
 
 /// One finished input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

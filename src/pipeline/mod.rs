@@ -9,10 +9,8 @@
 mod config;
 mod manifest;
 pub mod metrics;
-mod output;
 mod stages;
 mod summary;
-mod units;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,17 +26,15 @@ pub use config::{
     SourceConfig, TextConfig,
 };
 pub use manifest::{Finished as FinishedInput, Manifest};
-pub use output::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, SECTIONS, UnitOutput};
 pub use stages::{Batching, batches};
 pub use summary::RunSummary;
-pub use units::{Chunk, Commit, FileStamp, RecordChunk, Unit};
 
+use crate::document::{Chunk, Commit, FileStamp, RecordChunk, TextLimits, Unit, UnitOutput};
 use crate::model::{DeviceError, ModelError, NerModel, SpanNerConfig};
 use crate::parse::{DependencyModel, Grapher, ParserModelError};
 use crate::sink::kafka::KafkaSink;
 use crate::sink::parquet::ParquetSink;
 use crate::sink::{Sink, SinkError, Stamp};
-use crate::source::TextLimits;
 use crate::source::kafka::{Committed, KafkaSource};
 use crate::source::parquet::Columns;
 use crate::text::{BioTokenizer, RuleSentenceSplitter};
@@ -660,7 +656,10 @@ mod tests {
         std::fs::write(model.join("model.safetensors"), b"weights").unwrap();
         let config = SpanNerConfig::new(vec!["Chemical".into()]);
         let id = model_id(&model, &config).unwrap();
-        assert!(id.starts_with("ner-x@") && id.len() == "ner-x@".len() + 12, "{id}");
+        assert!(
+            id.starts_with("ner-x@") && id.len() == "ner-x@".len() + 12,
+            "{id}"
+        );
         assert_eq!(model_id(&model, &config).unwrap(), id);
         let mut tuned = config.clone();
         tuned.entity_threshold = 0.4;

@@ -4,11 +4,10 @@
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
-use super::output::{DocResult, EntitySpan, SECTIONS};
-use crate::corpus::{CharIndex, Document, Sentence};
+use crate::corpus::CharIndex;
+use crate::document::{DocResult, Document, EntitySpan, Reject, SECTIONS, Sentence, SourceRecord};
 use crate::model::{NerModel, Prepared};
 use crate::parse::{Grapher, annotate_documents};
-use crate::source::{Reject, SourceRecord};
 use crate::text::{SentenceSplitter, WordTokenizer};
 
 /// A record after the text stage.

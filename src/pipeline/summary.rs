@@ -5,8 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::output::UnitOutput;
-use crate::source::Reject;
+use crate::document::{Reject, UnitOutput};
 
 /// Rejects listed by example in the summary (all are counted and in the rejects table).
 const EXAMPLES: usize = 5;

@@ -6,8 +6,8 @@
 use serde::Serialize;
 
 use super::{Sink, SinkError, Stamp};
+use crate::document::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, UnitOutput};
 use crate::kafka::{KafkaSettings, Producer};
-use crate::pipeline::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, UnitOutput};
 
 /// The message for one document.
 #[derive(Debug, Serialize)]

@@ -5,7 +5,7 @@
 pub mod kafka;
 pub mod parquet;
 
-use crate::pipeline::UnitOutput;
+use crate::document::UnitOutput;
 
 /// Identity of the run that produced the output, stamped on every row and message.
 #[derive(Debug, Clone)]

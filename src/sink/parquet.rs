@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 
 use super::{Sink, SinkError, Stamp};
 use crate::corpus::table::write_table;
-use crate::pipeline::{OUTPUT_SCHEMA_VERSION, UnitOutput};
+use crate::document::{OUTPUT_SCHEMA_VERSION, UnitOutput};
 
 fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
@@ -83,7 +83,7 @@ pub fn unit_batches(
     unit: &UnitOutput,
     stamp: &Stamp,
 ) -> Result<[RecordBatch; 3], arrow::error::ArrowError> {
-    let spans: Vec<(&str, &crate::pipeline::EntitySpan)> = unit
+    let spans: Vec<(&str, &crate::document::EntitySpan)> = unit
         .docs
         .iter()
         .flat_map(|d| d.entities.iter().map(move |e| (d.id.as_str(), e)))

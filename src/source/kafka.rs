@@ -26,9 +26,9 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 
-use super::{Reject, SourceRecord, TextLimits, document};
+use super::document;
+use crate::document::{Chunk, Commit, RecordChunk, Reject, SourceRecord, TextLimits, Unit};
 use crate::kafka::KafkaSettings;
-use crate::pipeline::{Chunk, Commit, RecordChunk, Unit};
 
 /// A document message. Unknown fields are ignored, so producers may add their own.
 #[derive(Debug, Deserialize)]

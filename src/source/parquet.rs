@@ -9,7 +9,8 @@ use arrow::datatypes::{DataType, Int32Type, Int64Type, UInt32Type, UInt64Type};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use super::{Reject, SourceRecord, TextLimits, document};
+use super::document;
+use crate::document::{Reject, SourceRecord, TextLimits};
 
 /// Names of the columns a Parquet source reads.
 #[derive(Debug, Clone)]

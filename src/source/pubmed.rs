@@ -48,7 +48,8 @@ use flate2::read::MultiGzDecoder;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::{Reject, SourceRecord, TextLimits, document};
+use super::document;
+use crate::document::{Reject, SourceRecord, TextLimits};
 use crate::xml::{attr, push_text};
 
 /// Bytes read from the (decompressed) input at a time.

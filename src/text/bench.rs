@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::{SentenceSplitter, WordTokenizer};
-use crate::corpus::{Document, Mention};
+use crate::document::{Document, Mention};
 use crate::eval::Counts;
 
 /// A text with its gold sentences as character ranges.
@@ -137,7 +137,7 @@ mod tests {
 
         let doc = Document {
             id: "d".into(),
-            sections: vec![crate::corpus::Section {
+            sections: vec![crate::document::Section {
                 name: "t".into(),
                 text: "IL-2-mediated cells".into(),
             }],

@@ -24,9 +24,10 @@ use tokenizers::Tokenizer;
 
 use crate::augment::{Rng, read_shards};
 use crate::corpus::{
-    CharIndex, CorpusError, LabelledSentence, Location, Mention, Sentence, read_documents,
-    read_labelled, read_sentences,
+    CharIndex, CorpusError, LabelledSentence, Location, read_documents, read_labelled,
+    read_sentences,
 };
+use crate::document::{Mention, Sentence};
 use crate::encoder::{Encoder, HfModelDir, ModelDirError, SubwordError};
 use crate::eval::{Report, Scorer, TypedSpan};
 use crate::model::{DeviceError, ModelError, NerModel, Prepared, SpanPrediction};

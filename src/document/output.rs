@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::source::Reject;
+use super::record::Reject;
 
 /// Version of the output contract (entity, document and reject tables; Kafka messages).
 pub const OUTPUT_SCHEMA_VERSION: &str = "1";

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::source::SourceRecord;
+use super::record::SourceRecord;
 
 /// What committing a unit means for its source.
 #[derive(Debug, Clone, PartialEq, Eq)]

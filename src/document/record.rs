@@ -1,0 +1,66 @@
+//! What a source yields per record: a document to annotate, a deletion, or a rejected record
+//! with the reason; and the limits every source applies to a document's text.
+
+use super::text::Document;
+
+/// Limits every source applies to a document's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextLimits {
+    /// A title plus abstract longer than this many bytes is rejected as absurd (a PubMed
+    /// abstract is rarely over 10 kB).
+    pub max_text_bytes: usize,
+}
+
+impl Default for TextLimits {
+    fn default() -> Self {
+        Self {
+            max_text_bytes: 100_000,
+        }
+    }
+}
+
+/// One record of a source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceRecord {
+    /// A document to annotate: sections `title` and `abstract` (either may be empty, not both).
+    Document {
+        document: Document,
+        /// Where it came from, for messages: "file.xml.gz record 17", "topic/2@1234".
+        origin: String,
+    },
+    /// A deletion of a document id (PubMed `DeleteCitation`, or a Kafka message with
+    /// `"deleted": true`).
+    Deletion { id: String, origin: String },
+    /// A record that could not be used.
+    Reject(Reject),
+}
+
+/// A record a source could not use, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reject {
+    /// The input and position: "medline.xml.gz record 17", "topic/2@1234".
+    pub origin: String,
+    /// The document id, when it could be read.
+    pub id: Option<String>,
+    /// What is wrong, in words.
+    pub reason: String,
+    /// The start of the raw record (at most 200 characters), to find it by eye.
+    pub excerpt: String,
+}
+
+impl Reject {
+    pub fn new(origin: impl Into<String>, id: Option<String>, reason: impl Into<String>) -> Self {
+        Self {
+            origin: origin.into(),
+            id,
+            reason: reason.into(),
+            excerpt: String::new(),
+        }
+    }
+
+    /// Adds the first 200 characters of `raw` as the excerpt.
+    pub fn with_excerpt(mut self, raw: &str) -> Self {
+        self.excerpt = raw.chars().take(200).collect();
+        self
+    }
+}
