@@ -35,7 +35,7 @@ pub struct AugmentArgs {
     #[arg(long, default_value = "en")]
     pub lang: String,
     /// Parser model that parses the augmented sentences again (English).
-    #[arg(long, default_value = crate::DEFAULT_PARSER_MODEL)]
+    #[arg(long, default_value = super::parser::DEFAULT_PARSER_MODEL)]
     pub parser: PathBuf,
     /// WordNet database folder (Debian's wordnet-base).
     #[arg(long, default_value = DEFAULT_WORDNET_DIR)]

@@ -1,9 +1,17 @@
-//! The `bioner` subcommands that have grown beyond a few lines, one module each; `main.rs`
-//! holds the argument definitions and the small commands.
+//! The `bioner` subcommands, one module per subcommand or family, each with its arguments
+//! (clap `Args`) and the function that runs it; `main.rs` parses the command line and
+//! dispatches. Below: helpers several commands share.
 
 pub mod augment;
+pub mod eval;
+pub mod import;
+pub mod info;
+pub mod pack;
+pub mod parse;
+pub mod parser;
 pub mod publish;
 pub mod run;
+pub mod text_eval;
 pub mod train;
 
 use std::path::Path;

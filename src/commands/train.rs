@@ -1,8 +1,7 @@
-//! `bioner train PIPELINE.toml`, `bioner tune DIR --split DEV` and
-//! `bioner eval --model DIR --split DIR`.
+//! `bioner train PIPELINE.toml` and `bioner tune DIR --split DEV`.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -10,8 +9,7 @@ use anyhow::{Context, Result};
 
 use bioner::model::{DeviceChoice, NerModel};
 use bioner::train::{
-    TrainConfig, TrainOptions, evaluate, predicted_mentions, read_split, save_thresholds, train,
-    tune_thresholds,
+    TrainConfig, TrainOptions, read_split, save_thresholds, train, tune_thresholds,
 };
 
 #[derive(clap::Args, Debug)]
@@ -61,70 +59,6 @@ pub fn run(a: TrainArgs) -> Result<()> {
     );
     if let Some(report) = &outcome.test {
         println!("test split, best checkpoint:");
-        print!("{report}");
-    }
-    Ok(())
-}
-
-/// Scores a saved model on a corpus split (sentences.parquet with tokens and trees,
-/// mentions.parquet): the per-type and micro P/R/F1 table.
-/// With `write_mentions`, the predictions are also written as a mentions table.
-pub fn eval_model(
-    model_dir: &Path,
-    split: &Path,
-    device: DeviceChoice,
-    int8: bool,
-    (boundary_threshold, entity_threshold): (Option<f32>, Option<f32>),
-    json: bool,
-    write_mentions: Option<&Path>,
-) -> Result<()> {
-    let started = std::time::Instant::now();
-    let device = device.resolve()?;
-    let mut loaded = NerModel::load(model_dir, device)?;
-    if int8 {
-        anyhow::ensure!(device == tch::Device::Cpu, "--int8 is for the CPU");
-        loaded.model.quantize_int8().map_err(anyhow::Error::msg)?;
-    }
-    for (name, t) in [
-        ("boundary", boundary_threshold),
-        ("entity", entity_threshold),
-    ] {
-        if let Some(t) = t {
-            anyhow::ensure!(
-                (0.0..1.0).contains(&t),
-                "--{name}-threshold must be in [0, 1), got {t}"
-            );
-        }
-    }
-    loaded
-        .model
-        .set_thresholds(boundary_threshold, entity_threshold);
-    let sentences = read_split(split, None)?;
-    let (report, predictions) = evaluate(&loaded.model, &loaded.tokenizer, &sentences, 64)?;
-    if let Some(path) = write_mentions {
-        let mentions =
-            predicted_mentions(split, &sentences, &predictions, &loaded.model.config.labels)?;
-        bioner::corpus::write_mentions(
-            &mentions,
-            path,
-            &[("model", model_dir.display().to_string())],
-        )?;
-        eprintln!(
-            "{} predicted mentions written to {}",
-            mentions.len(),
-            path.display()
-        );
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
-    } else {
-        println!(
-            "{} on {} ({} sentences, {:.0}s)",
-            model_dir.display(),
-            split.display(),
-            sentences.len(),
-            started.elapsed().as_secs_f64()
-        );
         print!("{report}");
     }
     Ok(())

@@ -8,13 +8,15 @@ mod arcs;
 mod biaffine;
 mod binio;
 mod conllu;
+mod decode;
 mod model;
 mod perceptron;
 mod tagger;
 
 pub use annotate::{Grapher, annotate_documents, annotate_sentences, chain_tree};
-pub use biaffine::{BiaffineConfig, BiaffineParser, BiaffineTraining, decode_tree};
+pub use biaffine::{BiaffineConfig, BiaffineParser, BiaffineTraining};
 pub use conllu::{ConlluError, TreeSentence, TreeToken, read_conllu};
+pub use decode::decode_tree;
 pub use model::{
     AttachmentScores, DependencyModel, MODEL_FORMAT_VERSION, Parse, ParserModelError, TrainOptions,
     evaluate,

@@ -1,0 +1,170 @@
+//! `bioner eval`: entity predictions scored strictly (exact span and type), per type and
+//! micro; either a saved model on a corpus split, or a predicted mentions table against a gold
+//! one.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use bioner::corpus::read_mentions;
+use bioner::eval::{Report, Scorer, TypedSpan};
+use bioner::model::{DeviceChoice, NerModel};
+use bioner::train::{evaluate, predicted_mentions, read_split};
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Model directory (from `bioner train`).
+    #[arg(long, requires = "split", conflicts_with_all = ["gold", "pred"])]
+    pub model: Option<PathBuf>,
+    /// Corpus split folder with sentences.parquet (tokens, trees) and mentions.parquet.
+    #[arg(long, requires = "model")]
+    pub split: Option<PathBuf>,
+    /// Where the model runs: auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Gold mentions Parquet (e.g. data/corpora/bc5cdr/test/mentions.parquet).
+    #[arg(long, requires = "pred")]
+    pub gold: Option<PathBuf>,
+    /// Predicted mentions Parquet.
+    #[arg(long, requires = "gold")]
+    pub pred: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// With --model: also write the predictions as a mentions table (Parquet).
+    #[arg(long, requires = "model")]
+    pub write_mentions: Option<PathBuf>,
+    /// With --model on the CPU: run the encoder in dynamic int8, as `model.int8` does in
+    /// `bioner run` (to measure what it costs).
+    #[arg(long, requires = "model")]
+    pub int8: bool,
+    /// With --model: override the model's boundary threshold (0 classifies every
+    /// candidate span; see docs/MODEL.md).
+    #[arg(long, requires = "model")]
+    pub boundary_threshold: Option<f32>,
+    /// With --model: override the model's entity threshold (a span is an entity when
+    /// 1 - P(None) reaches it; see docs/MODEL.md).
+    #[arg(long, requires = "model")]
+    pub entity_threshold: Option<f32>,
+}
+
+pub fn run(a: EvalArgs) -> Result<()> {
+    match a {
+        EvalArgs {
+            model: Some(model),
+            split: Some(split),
+            device,
+            json,
+            write_mentions,
+            int8,
+            boundary_threshold,
+            entity_threshold,
+            ..
+        } => eval_model(
+            &model,
+            &split,
+            device,
+            int8,
+            (boundary_threshold, entity_threshold),
+            json,
+            write_mentions.as_deref(),
+        ),
+        EvalArgs {
+            gold: Some(gold),
+            pred: Some(pred),
+            json,
+            ..
+        } => {
+            let report = evaluate_mentions(&gold, &pred)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
+        _ => anyhow::bail!("give either --model DIR --split DIR, or --gold FILE --pred FILE"),
+    }
+}
+
+/// Scores a saved model on a corpus split (sentences.parquet with tokens and trees,
+/// mentions.parquet): the per-type and micro P/R/F1 table.
+/// With `write_mentions`, the predictions are also written as a mentions table.
+fn eval_model(
+    model_dir: &Path,
+    split: &Path,
+    device: DeviceChoice,
+    int8: bool,
+    (boundary_threshold, entity_threshold): (Option<f32>, Option<f32>),
+    json: bool,
+    write_mentions: Option<&Path>,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let device = device.resolve()?;
+    let mut loaded = NerModel::load(model_dir, device)?;
+    if int8 {
+        anyhow::ensure!(device == tch::Device::Cpu, "--int8 is for the CPU");
+        loaded.model.quantize_int8().map_err(anyhow::Error::msg)?;
+    }
+    for (name, t) in [
+        ("boundary", boundary_threshold),
+        ("entity", entity_threshold),
+    ] {
+        if let Some(t) = t {
+            anyhow::ensure!(
+                (0.0..1.0).contains(&t),
+                "--{name}-threshold must be in [0, 1), got {t}"
+            );
+        }
+    }
+    loaded
+        .model
+        .set_thresholds(boundary_threshold, entity_threshold);
+    let sentences = read_split(split, None)?;
+    let (report, predictions) = evaluate(&loaded.model, &loaded.tokenizer, &sentences, 64)?;
+    if let Some(path) = write_mentions {
+        let mentions =
+            predicted_mentions(split, &sentences, &predictions, &loaded.model.config.labels)?;
+        bioner::corpus::write_mentions(
+            &mentions,
+            path,
+            &[("model", model_dir.display().to_string())],
+        )?;
+        eprintln!(
+            "{} predicted mentions written to {}",
+            mentions.len(),
+            path.display()
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        println!(
+            "{} on {} ({} sentences, {:.0}s)",
+            model_dir.display(),
+            split.display(),
+            sentences.len(),
+            started.elapsed().as_secs_f64()
+        );
+        print!("{report}");
+    }
+    Ok(())
+}
+
+/// Scores the mentions of `pred` against those of `gold` (mentions tables).
+fn evaluate_mentions(gold: &Path, pred: &Path) -> Result<Report> {
+    let spans = |path: &Path| -> Result<Vec<TypedSpan<(String, u32)>>> {
+        Ok(read_mentions(path)?
+            .into_iter()
+            .map(|m| TypedSpan {
+                unit: (m.doc_id, m.section),
+                start: m.char_start as usize,
+                end: m.char_end as usize,
+                label: m.entity_type,
+            })
+            .collect())
+    };
+    let mut scorer = Scorer::new();
+    scorer.add_spans(spans(gold)?, spans(pred)?);
+    Ok(scorer.report())
+}
