@@ -42,8 +42,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Choose a span model's decision thresholds (boundary gate, entity threshold) on a dev
     /// split: the best dev F1 over a small grid, from one forward pass, written into the model
-    /// directory's bioner.json. `bioner train` does this after training; this is for models
-    /// trained before, or on other data.
+    /// directory's bioner.json (`bioner train` does it too with `optim.tune_thresholds =
+    /// true`). Check the choice on held-out data: on JNLPBA it did not carry to test.
     Tune(commands::train::TuneArgs),
     /// Train the NER model (or a baseline) from a pipeline file: training split plus
     /// augmented shards, dev evaluation per epoch, early stopping, best checkpoint.

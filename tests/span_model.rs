@@ -63,7 +63,7 @@ fn train_and_score(config: SpanNerConfig, steps: usize) -> f64 {
     for step in 0..steps {
         let (p, gold) = &prepared[step % prepared.len()];
         let out = model.forward(p, true);
-        let loss = model.loss(&out, gold);
+        let loss = model.loss(&out, gold, None);
         opt.backward_step(&loss);
     }
     let mut scorer = Scorer::new();
@@ -161,7 +161,7 @@ fn a_saved_model_directory_reloads_and_predicts_identically() {
             let pair = [&prepared[step % 4], &prepared[(step + 1) % 4]];
             let batch: Vec<&Prepared> = pair.iter().map(|(p, _)| p).collect();
             let gold: Vec<_> = pair.iter().map(|(_, g)| g.clone()).collect();
-            opt.backward_step(&model.loss_batch(&batch, &gold));
+            opt.backward_step(&model.loss_batch(&batch, &gold, None));
         }
         let out = tempfile::tempdir().unwrap();
         model
@@ -337,6 +337,36 @@ fn the_model_runs_in_bf16() {
     let p = model.prepare(&tok, &w, h).unwrap();
     let out = model.forward(&p, false);
     assert_eq!(out.span_logits.kind(), tch::Kind::BFloat16);
-    assert!(f64::try_from(model.loss(&out, &gold)).unwrap().is_finite());
+    assert!(
+        f64::try_from(model.loss(&out, &gold, None))
+            .unwrap()
+            .is_finite()
+    );
     let _ = model.predict(&p);
+}
+
+#[test]
+fn negative_sampling_trains_on_gold_spans_and_a_draw_of_none_spans() {
+    tch::manual_seed(1);
+    let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
+    let tok = dir.tokenizer().unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let encoder = Encoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+    let model = SpanNer::new(SpanNerConfig::new(labels()), encoder, &tok, vs.root()).unwrap();
+    let (w, h, gold) = data().remove(1);
+    assert!(!gold.is_empty());
+    let p = model.prepare(&tok, &w, h).unwrap();
+    // Training's candidates (every span up to the length limit).
+    let out = tch::no_grad(|| model.forward(&p, true));
+    let loss = |negatives| f64::try_from(model.loss(&out, &gold, negatives)).unwrap();
+    // Drawing more None spans than there are is every candidate: the full loss.
+    assert!((loss(Some(1e9)) - loss(None)).abs() < 1e-6);
+    // No None span at all: the boundary loss plus the gold spans' cross-entropy alone.
+    let gold_only = loss(Some(0.0));
+    assert!(gold_only.is_finite() && (gold_only - loss(None)).abs() > 1e-6);
+    // A draw depends on libtorch's generator, so a seeded step is reproducible.
+    tch::manual_seed(7);
+    let a = loss(Some(0.35));
+    tch::manual_seed(7);
+    assert_eq!(loss(Some(0.35)), a);
 }

@@ -93,6 +93,7 @@ head_lr = 3e-3
 warmup = 0.0
 patience = 4
 threads = 2
+tune_thresholds = true
 
 [output]
 dir = "{out}"

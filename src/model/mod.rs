@@ -65,8 +65,8 @@ pub struct SpanNerConfig {
     #[serde(default = "default_boundary_threshold")]
     pub boundary_threshold: f32,
     /// A classified span is an entity when `1 - P(None)` reaches this value (eq. 11's
-    /// distribution; the label is then the most probable type). `bioner train` and
-    /// `bioner tune` choose it and `boundary_threshold` on the dev split (docs/MODEL.md).
+    /// distribution; the label is then the most probable type). `bioner tune` chooses it
+    /// and `boundary_threshold` on a dev split (docs/MODEL.md).
     #[serde(default = "default_entity_threshold")]
     pub entity_threshold: f32,
 }
@@ -407,7 +407,16 @@ impl SpanNer {
 
     /// Joint loss (eq. 12: L = L_ht + L_span) against gold spans `[start, end)` with label
     /// indices. A gold span with several labels trains on the first (softmax over one class).
-    pub fn loss(&self, out: &Outputs, gold: &[(usize, usize, usize)]) -> Tensor {
+    /// With `negatives` = Some(λ), L_span covers every gold span but only ⌈λ·n⌉ None spans of
+    /// the sentence's n words, drawn from libtorch's generator (Li et al., ICLR 2021: unlabeled
+    /// entities in the None class then rarely teach the classifier that they are not
+    /// entities); None covers every candidate.
+    pub fn loss(
+        &self,
+        out: &Outputs,
+        gold: &[(usize, usize, usize)],
+        negatives: Option<f64>,
+    ) -> Tensor {
         let device = self.start.ws.device();
         let n = out.start.size()[0] as usize;
         if let Some(tags) = &out.tags {
@@ -434,21 +443,37 @@ impl SpanNer {
         for &(s, e, l) in gold {
             by_span.entry((s, e)).or_insert(l as i64 + 1);
         }
-        let target: Vec<i64> = out
+        let mut target: Vec<i64> = out
             .spans
             .iter()
             .map(|sp| *by_span.get(sp).unwrap_or(&0))
             .collect();
+        let mut logits = out.span_logits.shallow_clone();
+        if let Some(rate) = negatives {
+            let none: Vec<i64> = (0..target.len() as i64)
+                .filter(|&i| target[i as usize] == 0)
+                .collect();
+            let k = ((rate * n as f64).ceil() as usize).min(none.len());
+            let drawn = Tensor::randperm(none.len() as i64, (Kind::Int64, Device::Cpu));
+            let drawn = Vec::<i64>::try_from(drawn.narrow(0, 0, k as i64)).unwrap_or_default();
+            let mut rows: Vec<i64> = (0..target.len() as i64)
+                .filter(|&i| target[i as usize] > 0)
+                .chain(drawn.into_iter().map(|d| none[d as usize]))
+                .collect();
+            rows.sort_unstable();
+            target = rows.iter().map(|&i| target[i as usize]).collect();
+            logits = logits.index_select(0, &Tensor::from_slice(&rows).to(device));
+            if target.is_empty() {
+                return l_ht;
+            }
+        }
         // eq. 11: cross-entropy over [None, labels]
-        let l_span = out
-            .span_logits
-            .log_softmax(-1, Kind::Float)
-            .nll_loss_nd::<Tensor>(
-                &Tensor::from_slice(&target).to(device),
-                None,
-                Reduction::Mean,
-                -100,
-            );
+        let l_span = logits.log_softmax(-1, Kind::Float).nll_loss_nd::<Tensor>(
+            &Tensor::from_slice(&target).to(device),
+            None,
+            Reduction::Mean,
+            -100,
+        );
         // eq. 12
         l_ht + l_span
     }

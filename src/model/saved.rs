@@ -122,14 +122,20 @@ impl NerModel {
     }
 
     /// Mean training loss over a batch (`gold`: per sentence, spans `[start, end)` with label
-    /// indices): eq. 12 for the span model, the CRF's negative log-likelihood for baselines.
-    pub fn loss_batch(&self, batch: &[&Prepared], gold: &[Vec<(usize, usize, usize)>]) -> Tensor {
+    /// indices): eq. 12 for the span model (`negatives`: see [`SpanNer::loss`]), the CRF's
+    /// negative log-likelihood for baselines.
+    pub fn loss_batch(
+        &self,
+        batch: &[&Prepared],
+        gold: &[Vec<(usize, usize, usize)>],
+        negatives: Option<f64>,
+    ) -> Tensor {
         let losses: Vec<Tensor> = match &self.net {
             Net::Span(m) => m
                 .forward_batch(batch, true)
                 .iter()
                 .zip(gold)
-                .map(|(out, g)| m.loss(out, g))
+                .map(|(out, g)| m.loss(out, g, negatives))
                 .collect(),
             Net::Baseline(b) => b
                 .emissions_batch(batch, true)

@@ -130,7 +130,7 @@ pub struct RunModelConfig {
     pub boundary_threshold: Option<f32>,
     /// Overrides the model's entity threshold: a classified span is an entity when
     /// `1 - P(None)` reaches it (lower finds more, higher is more precise; default: the
-    /// model's own, chosen on dev by `bioner train`; docs/MODEL.md).
+    /// model's own, 0.5 unless `bioner tune` chose another; docs/MODEL.md).
     #[serde(default)]
     pub entity_threshold: Option<f32>,
 }

@@ -103,6 +103,11 @@ pub struct ModelConfig {
     pub device: DeviceChoice,
     #[serde(default)]
     pub precision: Precision,
+    /// Train the span classifier on every gold span but only ⌈λ·n⌉ randomly drawn None spans
+    /// per sentence of n words (λ = this value, e.g. 0.35; Li et al. 2021), instead of every
+    /// candidate: for corpora whose annotation misses entities. Absent: every candidate.
+    #[serde(default)]
+    pub negative_sampling: Option<f64>,
 }
 
 impl Default for ModelConfig {
@@ -174,7 +179,8 @@ pub struct OptimConfig {
     pub checkpoint: bool,
     /// After training, choose the span model's boundary and entity thresholds on the dev
     /// split (the best dev F1 over a small grid; see `bioner tune`) and save them with it.
-    #[serde(default = "yes")]
+    /// Off by default: measured, the choice did not carry to test (docs/MODEL.md).
+    #[serde(default)]
     pub tune_thresholds: bool,
 }
 

@@ -432,7 +432,7 @@ fn resumable_pipeline(config: &TrainConfig) -> serde_json::Value {
     c.optim.checkpoint_steps = 0;
     c.optim.checkpoint = true;
     c.optim.threads = None;
-    c.optim.tune_thresholds = true;
+    c.optim.tune_thresholds = false;
     serde_json::to_value(&c).expect("serialisable")
 }
 
@@ -673,7 +673,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
             let prepared: Vec<&Prepared> = batch.iter().map(|&i| &examples[i].prepared).collect();
             let gold: Vec<Vec<(usize, usize, usize)>> =
                 batch.iter().map(|&i| examples[i].gold.clone()).collect();
-            let loss = model.loss_batch(&prepared, &gold);
+            let loss = model.loss_batch(&prepared, &gold, config.model.negative_sampling);
             opt.zero_grad();
             loss.backward();
             opt.clip_grad_norm(opt_cfg.clip);
