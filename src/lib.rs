@@ -5,17 +5,23 @@
 //! - [`document`]: the data every stage shares, below all of them and importing none: documents
 //!   with sections, mentions, sentences, tokens and trees; source records and rejects; units of
 //!   work and chunks; per-document and per-unit results.
-//! - [`source`]: PubMed XML dumps, Parquet files and Kafka topics as documents;
-//!   [`text`]: sentence splitting and word tokenization with offsets; [`parse`]: the tagger
-//!   and dependency parser; [`pipeline`]: the inference pipeline that joins them to the model
-//!   and the [`sink`]s (Parquet entity tables, Kafka messages).
+//! - [`source`]: the `Source` trait and its implementations (PubMed XML dumps and Parquet
+//!   files with their manifest, Kafka topics with their offsets); [`text`]: sentence
+//!   splitting and word tokenization with offsets; [`parse`]: the tagger and dependency
+//!   parser; [`sink`]: the `Sink` trait (Parquet entity tables, Kafka messages);
+//!   [`pipeline`]: the inference pipeline, orchestration only, that joins a source, the text
+//!   stage, the model and the sinks.
 //! - [`encoder`]: Hugging Face model directories (BERT and MPNet layouts, safetensors
 //!   weights, tokenizer) on libtorch through `tch`; [`model`]: the paper's span model and the
-//!   CRF baselines.
+//!   CRF baselines, their one configuration (`SpanNerConfig`), model directories and the one
+//!   inference loader (`NerModel::load_for_inference`).
 //! - [`corpus`]: annotated corpora read into canonical Parquet tables; [`augment`]: the four
 //!   augmentations; [`train`]: training (resumable); [`eval`]: strict entity scoring.
 //! - [`config`]: pipeline files with `--set` overrides; [`kafka`]: Kafka client settings;
 //!   [`fsutil`]: files written whole or not at all.
+//!
+//! Library errors are typed enums (thiserror) that name the file, record or setting they
+//! concern; `anyhow` is used only by the binary (`src/main.rs`, `src/commands/`).
 
 pub mod augment;
 pub mod config;

@@ -2,27 +2,40 @@
 
 use quick_xml::events::{BytesStart, Event};
 
+/// Why the text or an attribute of an XML event cannot be read; callers add where it was.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum XmlError {
+    #[error(transparent)]
+    Encoding(#[from] quick_xml::encoding::EncodingError),
+    #[error(transparent)]
+    Attribute(#[from] quick_xml::events::attributes::AttrError),
+    #[error(transparent)]
+    Xml(#[from] quick_xml::Error),
+    #[error("unknown entity &{0};")]
+    UnknownEntity(String),
+}
+
 /// Appends the character data an event carries (text, CDATA, or an entity/character
 /// reference resolved to its character) to `out`. Returns false for other events.
-pub(crate) fn push_text(event: &Event<'_>, out: &mut String) -> Result<bool, String> {
+pub(crate) fn push_text(event: &Event<'_>, out: &mut String) -> Result<bool, XmlError> {
     match event {
         Event::Text(t) => {
-            out.push_str(&t.xml_content().map_err(|e| e.to_string())?);
+            out.push_str(&t.xml_content()?);
             Ok(true)
         }
         Event::CData(t) => {
-            out.push_str(&t.xml_content().map_err(|e| e.to_string())?);
+            out.push_str(&t.xml_content()?);
             Ok(true)
         }
         Event::GeneralRef(r) => {
-            if let Some(c) = r.resolve_char_ref().map_err(|e| e.to_string())? {
+            if let Some(c) = r.resolve_char_ref()? {
                 out.push(c);
                 return Ok(true);
             }
-            let name = r.decode().map_err(|e| e.to_string())?;
+            let name = r.decode()?;
             match quick_xml::escape::resolve_predefined_entity(&name) {
                 Some(s) => out.push_str(s),
-                None => return Err(format!("unknown entity &{name};")),
+                None => return Err(XmlError::UnknownEntity(name.into_owned())),
             }
             Ok(true)
         }
@@ -31,11 +44,9 @@ pub(crate) fn push_text(event: &Event<'_>, out: &mut String) -> Result<bool, Str
 }
 
 /// The value of attribute `name`, unescaped.
-pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, String> {
-    match e.try_get_attribute(name).map_err(|e| e.to_string())? {
-        Some(a) => Ok(Some(
-            a.unescape_value().map_err(|e| e.to_string())?.into_owned(),
-        )),
+pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, XmlError> {
+    match e.try_get_attribute(name)? {
+        Some(a) => Ok(Some(a.unescape_value()?.into_owned())),
         None => Ok(None),
     }
 }

@@ -68,6 +68,11 @@ fn publish(
         published.contains(&format!("published {messages} messages")),
         "{published}"
     );
+    // What `bioner publish` sent is valid against schemas/kafka_document.schema.json.
+    assert_eq!(
+        common::messages::assert_topic_valid(&broker.addr, &topic, common::messages::DOCUMENT),
+        messages
+    );
     topic
 }
 
@@ -499,6 +504,8 @@ fn a_worker_rides_out_a_broker_restart() {
     let deadline = Instant::now() + Duration::from_secs(120);
     while keys.len() < N && Instant::now() < deadline {
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+            // Valid against schemas/kafka_entities.schema.json.
+            common::messages::assert_entities(m.payload().unwrap());
             keys.insert(String::from_utf8(m.key().unwrap().to_vec()).unwrap());
         }
     }

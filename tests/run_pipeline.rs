@@ -360,6 +360,15 @@ fn kafka_documents_in_entity_messages_out_offsets_committed() {
         "utf8".into(),
         b"{\"pmid\": \"7\", \"title\": \"\xff\"}".to_vec(),
     ));
+    // Every message produced here is checked against schemas/kafka_document.schema.json: the
+    // documents and the deletion are valid, the last two deliberately are not.
+    let (valid, invalid) = payloads.split_at(payloads.len() - 2);
+    for (_, v) in valid {
+        common::messages::assert_document(v);
+    }
+    for (_, v) in invalid {
+        common::messages::assert_invalid(common::messages::DOCUMENT, v);
+    }
     for (k, v) in &payloads {
         producer
             .send(BaseRecord::to(&input).key(k).payload(v))
@@ -399,7 +408,8 @@ fn kafka_documents_in_entity_messages_out_offsets_committed() {
     while messages.len() < 4 && std::time::Instant::now() < deadline {
         if let Some(Ok(m)) = consumer.poll(std::time::Duration::from_millis(500)) {
             let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
-            let v: Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            // Valid against schemas/kafka_entities.schema.json.
+            let v: Value = common::messages::assert_entities(m.payload().unwrap());
             messages.insert(key, v);
         }
     }

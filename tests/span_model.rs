@@ -154,7 +154,12 @@ fn a_saved_model_directory_reloads_and_predicts_identically() {
         let mut opt = nn::Adam::default().build(&vs, 3e-3).unwrap();
         let prepared: Vec<_> = data()
             .into_iter()
-            .map(|(w, h, g)| (model.prepare(&tok, &w, h).unwrap(), g))
+            .map(|(w, h, g)| {
+                (
+                    Prepared::new(&tok, &w, h, model.config.max_subwords).unwrap(),
+                    g,
+                )
+            })
             .collect();
         // Batches of two sentences, one encoder call each.
         for step in 0..80 {
@@ -180,7 +185,9 @@ fn a_saved_model_directory_reloads_and_predicts_identically() {
         let batch: Vec<&Prepared> = prepared.iter().map(|(p, _)| p).collect();
         let again: Vec<Prepared> = data()
             .into_iter()
-            .map(|(w, h, _)| loaded.model.prepare(&loaded.tokenizer, &w, h).unwrap())
+            .map(|(w, h, _)| {
+                Prepared::new(&loaded.tokenizer, &w, h, loaded.model.config.max_subwords).unwrap()
+            })
             .collect();
         let again: Vec<&Prepared> = again.iter().collect();
         let predicted = model.predict_batch(&batch);

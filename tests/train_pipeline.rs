@@ -123,6 +123,12 @@ dir = "{out}"
         serde_json::json!(["Chemical", "Disease"])
     );
     assert!(saved["parser"].as_str().unwrap().contains("mini.bnrdep"));
+    // The network's settings are stored once (`model`); the training record keeps only the
+    // training half of the pipeline's [model].
+    let recorded = saved["training"]["pipeline"]["model"].as_object().unwrap();
+    assert!(recorded.contains_key("encoder"), "{recorded:?}");
+    assert!(!recorded.contains_key("gcn") && !recorded.contains_key("max_span_len"));
+    assert_eq!(saved["model"]["gcn"], serde_json::json!(true));
     let hashes = saved["training"]["data_sha256"].as_object().unwrap();
     assert!(hashes.keys().any(|k| k.ends_with("part-00000.parquet")));
     assert!(hashes.values().all(|h| h.as_str().unwrap().len() == 64));
@@ -245,7 +251,7 @@ dir = "{out}"
         "1.5",
     ]);
     assert!(
-        !ok && text.contains("--entity-threshold must be in [0, 1)"),
+        !ok && text.contains("entity_threshold: must be in [0, 1), got 1.5"),
         "{text}"
     );
 }

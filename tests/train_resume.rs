@@ -156,7 +156,16 @@ fn killed_and_resumed_run_equals_an_uninterrupted_one() {
     assert!(!ok && text.contains("optim.head_lr"), "{text}");
 
     // Resumed, then stopped with SIGTERM in epoch 3: a checkpoint and a clear message.
-    let mut child = spawn(&["train", p.to_str().unwrap(), "--resume"]);
+    // Settings that may change between runs (here the threshold search after training) do
+    // not block a resume in either direction: this run checkpoints with it on, the next
+    // resumes with it off.
+    let mut child = spawn(&[
+        "train",
+        p.to_str().unwrap(),
+        "--resume",
+        "--set",
+        "optim.tune_thresholds=true",
+    ]);
     signal_when(&mut child, &resumed, libc::SIGTERM, |(e, b, _)| {
         e == 3 && b >= 1
     });

@@ -5,9 +5,9 @@
 //! Every method works on a sentence's IOB2 tags and decides each change by an independent
 //! Bernoulli draw with probability `p` (eq. 1: over the n candidates of a sentence, the number
 //! of changes is Binomial(n, p)); the candidates are the mentions (MR), the tokens (LwTR, SR)
-//! or the same-label segments (SiS). Draws come from a generator seeded by the run's seed,
-//! the method, the copy and the sentence's position, so the output does not depend on thread
-//! scheduling, and `p = 0` returns the sentence unchanged.
+//! or the same-label segments (SiS). Draws come from a PCG generator ([`Pcg64`]) seeded by the
+//! run's seed, the method, the copy and the sentence's position, so the output does not
+//! depend on thread scheduling, and `p = 0` returns the sentence unchanged.
 //!
 //! Sentences whose gold spans nest or overlap have no flat tag sequence: they are copied
 //! unchanged and counted (the paper's corpora are flat; GENIA is the nested one).
@@ -17,6 +17,9 @@ mod synonyms;
 
 use std::collections::BTreeMap;
 
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -86,39 +89,9 @@ impl Default for AugmentOptions {
     }
 }
 
-/// A small seeded generator (SplitMix64): reproducible across platforms and thread counts.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A Bernoulli(p) draw.
-    pub fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i + 1);
-            v.swap(i, j);
-        }
-    }
+/// A Bernoulli(p) draw; `p <= 0` (or NaN) never, `p >= 1` always.
+fn chance(rng: &mut impl Rng, p: f64) -> bool {
+    p > 0.0 && rng.random_bool(p.min(1.0))
 }
 
 /// What augmentation draws from: the training set's mentions per type and tokens per tag,
@@ -177,7 +150,7 @@ impl<'a> Augmenter<'a> {
         tokens: &[String],
         tags: &[String],
         p: f64,
-        rng: &mut Rng,
+        rng: &mut impl Rng,
     ) -> (Vec<String>, Vec<String>) {
         match method {
             Method::Mr => self.mention_replacement(tokens, tags, p, rng),
@@ -192,14 +165,14 @@ impl<'a> Augmenter<'a> {
         tokens: &[String],
         tags: &[String],
         p: f64,
-        rng: &mut Rng,
+        rng: &mut impl Rng,
     ) -> (Vec<String>, Vec<String>) {
         let (mut out_t, mut out_l) = (Vec::new(), Vec::new());
         for seg in segments(tags) {
             let pool = seg.label.as_ref().and_then(|l| self.mentions.get(l));
             match (pool, &seg.label) {
-                (Some(pool), Some(label)) if rng.chance(p) => {
-                    let pick = &pool[rng.below(pool.len())];
+                (Some(pool), Some(label)) if chance(rng, p) => {
+                    let pick = &pool[rng.random_range(..pool.len())];
                     out_l.extend(entity_tags(label, pick.len()));
                     out_t.extend(pick.iter().cloned());
                 }
@@ -217,13 +190,13 @@ impl<'a> Augmenter<'a> {
         tokens: &[String],
         tags: &[String],
         p: f64,
-        rng: &mut Rng,
+        rng: &mut impl Rng,
     ) -> (Vec<String>, Vec<String>) {
         let out = tokens
             .iter()
             .zip(tags)
             .map(|(t, tag)| match self.tokens_by_tag.get(tag) {
-                Some(pool) if rng.chance(p) => pool[rng.below(pool.len())].clone(),
+                Some(pool) if chance(rng, p) => pool[rng.random_range(..pool.len())].clone(),
                 _ => t.clone(),
             })
             .collect();
@@ -238,7 +211,7 @@ impl<'a> Augmenter<'a> {
         tokens: &[String],
         tags: &[String],
         p: f64,
-        rng: &mut Rng,
+        rng: &mut impl Rng,
     ) -> (Vec<String>, Vec<String>) {
         let syn = self.synonyms;
         let seg_of: Vec<usize> = segments(tags)
@@ -258,8 +231,8 @@ impl<'a> Augmenter<'a> {
                 syn.of(&key).map(|c| (len, c))
             });
             match found {
-                Some((len, choices)) if rng.chance(p) => {
-                    let mut words = syn.tokens(&choices[rng.below(choices.len())]);
+                Some((len, choices)) if chance(rng, p) => {
+                    let mut words = syn.tokens(&choices[rng.random_range(..choices.len())]);
                     if tokens[i].chars().next().is_some_and(char::is_uppercase)
                         && let Some(first) = words.first_mut()
                     {
@@ -306,7 +279,7 @@ impl<'a> Augmenter<'a> {
                     .zip(&flat)
                     .enumerate()
                     .map(|(i, (s, tags))| {
-                        let mut rng = Rng::new(
+                        let mut rng = Pcg64::seed_from_u64(
                             opts.seed
                                 ^ (method as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F)
                                 ^ (copy as u64 + 1).wrapping_mul(0xE703_7ED1_A0B4_28DB)
@@ -391,12 +364,12 @@ fn shuffle_within_segments(
     tokens: &[String],
     tags: &[String],
     p: f64,
-    rng: &mut Rng,
+    rng: &mut impl Rng,
 ) -> (Vec<String>, Vec<String>) {
     let mut out = tokens.to_vec();
     for seg in segments(tags) {
-        if seg.end - seg.start >= 2 && rng.chance(p) {
-            rng.shuffle(&mut out[seg.start..seg.end]);
+        if seg.end - seg.start >= 2 && chance(rng, p) {
+            out[seg.start..seg.end].shuffle(rng);
         }
     }
     (out, tags.to_vec())
@@ -493,13 +466,18 @@ mod tests {
         for m in Method::ALL {
             assert!(stats.changed[m.name()] > 0, "{m} changed nothing at p=0.5");
         }
+        // What was checked: nested rows copied, flat rows per method.
+        let mut nested_checked = 0;
+        let mut flat_checked: BTreeMap<Method, usize> = BTreeMap::new();
         for r in &rows {
             let s = &r.sentence;
             let source = data.iter().find(|d| d.id == r.source_id).unwrap();
             if source.bio().is_none() {
                 assert_eq!((&s.tokens, &s.spans), (&source.tokens, &source.spans));
+                nested_checked += 1;
                 continue;
             }
+            *flat_checked.entry(r.method).or_default() += 1;
             let tags = s.bio().expect("flat output");
             assert_eq!(tags.len(), s.tokens.len());
             assert!(well_formed(&tags), "{r:?}");
@@ -518,6 +496,11 @@ mod tests {
                 }
             }
         }
+        // 3 copies of 1 nested sentence per method; 3 copies of 3 flat sentences per method.
+        assert_eq!(nested_checked, Method::ALL.len() * 3);
+        for m in Method::ALL {
+            assert_eq!(flat_checked.get(&m), Some(&9), "{m}: flat rows checked");
+        }
     }
 
     #[test]
@@ -534,11 +517,13 @@ mod tests {
             }
         }
         let (rows, _) = run_all(1.0, 3);
+        let (mut rows_checked, mut mentions_checked) = (0, 0);
         for r in rows.iter().filter(|r| r.method == Method::Mr) {
             let source = data.iter().find(|d| d.id == r.source_id).unwrap();
             if source.bio().is_none() {
                 continue;
             }
+            rows_checked += 1;
             for sp in &r.sentence.spans {
                 let text = r.sentence.tokens[sp.start..sp.end].to_vec();
                 assert!(
@@ -546,25 +531,35 @@ mod tests {
                     "{text:?} is not a {}",
                     sp.label
                 );
+                mentions_checked += 1;
             }
         }
+        // 3 copies of the 3 flat sentences, whose 3 + 2 + 0 mentions are all replaced.
+        assert_eq!(rows_checked, 9);
+        assert_eq!(mentions_checked, 3 * 5);
     }
 
     #[test]
     fn shuffle_only_permutes_within_segments() {
         let data = train();
         let (rows, _) = run_all(1.0, 5);
+        let (mut segments_checked, mut reordered) = (0, 0);
         for r in rows.iter().filter(|r| r.method == Method::Sis) {
             let source = data.iter().find(|d| d.id == r.source_id).unwrap();
             let Some(tags) = source.bio() else { continue };
             for seg in segments(&tags) {
                 let mut a = source.tokens[seg.start..seg.end].to_vec();
                 let mut b = r.sentence.tokens[seg.start..seg.end].to_vec();
+                reordered += usize::from(a != b);
                 a.sort();
                 b.sort();
                 assert_eq!(a, b, "segment {seg:?} keeps its tokens");
+                segments_checked += 1;
             }
         }
+        // 3 copies of the flat sentences' 6 + 4 + 1 segments.
+        assert_eq!(segments_checked, 3 * 11);
+        assert!(reordered > 0, "p=1 shuffled no segment");
     }
 
     #[test]
@@ -579,7 +574,7 @@ mod tests {
         let tags: Vec<String> = ["B-Disease", "I-Disease", "O", "O"]
             .map(String::from)
             .to_vec();
-        let mut rng = Rng::new(1);
+        let mut rng = Pcg64::seed_from_u64(1);
         let (t, l) = aug.apply(Method::Sr, &tokens, &tags, 1.0, &mut rng);
         // "renal" (B-) -> "kidney related": B- then I-; "failure" (I-) -> "loss of function":
         // I- on every word; "dogs" (O) -> "hounds".
@@ -611,6 +606,7 @@ mod tests {
     fn p_zero_is_the_identity_and_seeds_reproduce() {
         let data = train();
         let (rows, stats) = run_all(0.0, 9);
+        assert_eq!(rows.len(), Method::ALL.len() * 3 * data.len());
         for r in &rows {
             let source = data.iter().find(|d| d.id == r.source_id).unwrap();
             assert_eq!(

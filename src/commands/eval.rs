@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use bioner::corpus::read_mentions;
 use bioner::eval::{Report, Scorer, TypedSpan};
-use bioner::model::{DeviceChoice, NerModel};
+use bioner::model::{DeviceChoice, InferenceOptions, NerModel};
 use bioner::train::{evaluate, predicted_mentions, read_split};
 
 #[derive(clap::Args, Debug)]
@@ -34,8 +34,8 @@ pub struct EvalArgs {
     /// With --model: also write the predictions as a mentions table (Parquet).
     #[arg(long, requires = "model")]
     pub write_mentions: Option<PathBuf>,
-    /// With --model on the CPU: run the encoder in dynamic int8, as `model.int8` does in
-    /// `bioner run` (to measure what it costs).
+    /// With --model: run the encoder in dynamic int8, as `model.int8` does in `bioner run`
+    /// (to measure what it costs); a CPU kernel, ignored on CUDA as it is there.
     #[arg(long, requires = "model")]
     pub int8: bool,
     /// With --model: override the model's boundary threshold (0 classifies every
@@ -101,25 +101,15 @@ fn eval_model(
 ) -> Result<()> {
     let started = std::time::Instant::now();
     let device = device.resolve()?;
-    let mut loaded = NerModel::load(model_dir, device)?;
-    if int8 {
-        anyhow::ensure!(device == tch::Device::Cpu, "--int8 is for the CPU");
-        loaded.model.quantize_int8().map_err(anyhow::Error::msg)?;
-    }
-    for (name, t) in [
-        ("boundary", boundary_threshold),
-        ("entity", entity_threshold),
-    ] {
-        if let Some(t) = t {
-            anyhow::ensure!(
-                (0.0..1.0).contains(&t),
-                "--{name}-threshold must be in [0, 1), got {t}"
-            );
-        }
-    }
-    loaded
-        .model
-        .set_thresholds(boundary_threshold, entity_threshold);
+    let loaded = NerModel::load_for_inference(
+        model_dir,
+        &InferenceOptions {
+            device,
+            int8,
+            boundary_threshold,
+            entity_threshold,
+        },
+    )?;
     let sentences = read_split(split, None)?;
     let (report, predictions) = evaluate(&loaded.model, &loaded.tokenizer, &sentences, 64)?;
     if let Some(path) = write_mentions {

@@ -45,32 +45,20 @@ pub fn grapher(model: &Option<DependencyModel>) -> Grapher<'_> {
 /// in flight is written and committed) and `bioner train` (a checkpoint after the step in
 /// progress).
 pub fn stop_on_signals(stop: Arc<AtomicBool>, what: &'static str) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    // Registered here, before the thread starts, so a signal that comes at once is not lost.
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) else {
+        return;
+    };
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
+        let mut received = signals.forever();
+        if received.next().is_none() {
             return;
-        };
-        rt.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            eprintln!("{what} (signal again to abort)");
-            stop.store(true, Ordering::Relaxed);
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+        }
+        eprintln!("{what} (signal again to abort)");
+        stop.store(true, Ordering::Relaxed);
+        if received.next().is_some() {
             std::process::exit(130);
-        });
+        }
     });
 }

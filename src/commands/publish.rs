@@ -150,9 +150,8 @@ impl Batch<'_> {
 pub fn publish(a: PublishArgs) -> Result<()> {
     let started = Instant::now();
     let settings = a.kafka.settings()?;
-    let producer = Producer::new(&settings).map_err(anyhow::Error::msg)?;
-    let paths =
-        files::expand(&a.inputs, &[".xml", ".xml.gz", ".parquet"]).map_err(anyhow::Error::msg)?;
+    let producer = Producer::new(&settings)?;
+    let paths = files::expand(&a.inputs, &[".xml", ".xml.gz", ".parquet"])?;
     let columns = Columns {
         id: a.id_column.clone(),
         title: a.title_column.clone(),
@@ -179,7 +178,7 @@ pub fn publish(a: PublishArgs) -> Result<()> {
                 eprintln!("FAILED {}: {e}", path.display());
                 summary
                     .failed_inputs
-                    .push((path.display().to_string(), e.clone()));
+                    .push((path.display().to_string(), e.to_string()));
                 continue;
             }
         };
@@ -294,8 +293,7 @@ pub fn topics(command: TopicsCommand) -> Result<()> {
             replication_factor,
         } => {
             let settings = kafka.settings()?;
-            let outcomes = create_topics(&settings, &topics, partitions, replication_factor)
-                .map_err(anyhow::Error::msg)?;
+            let outcomes = create_topics(&settings, &topics, partitions, replication_factor)?;
             let mut failed = 0;
             for (name, outcome) in outcomes {
                 match outcome {

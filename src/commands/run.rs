@@ -28,7 +28,7 @@ pub struct RunArgs {
 }
 
 pub fn run(a: RunArgs) -> Result<()> {
-    let config = RunConfig::from_file(&a.pipeline, &a.overrides).map_err(anyhow::Error::msg)?;
+    let config = RunConfig::from_file(&a.pipeline, &a.overrides)?;
     let stop = Arc::new(AtomicBool::new(false));
     super::stop_on_signals(stop.clone(), "stopping: finishing work in flight");
     let options = RunOptions {

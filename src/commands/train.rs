@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
 
-use bioner::model::{DeviceChoice, NerModel};
+use bioner::model::{DeviceChoice, InferenceOptions, NerModel};
 use bioner::train::{
     TrainConfig, TrainOptions, read_split, save_thresholds, train, tune_thresholds,
 };
@@ -30,7 +30,7 @@ pub struct TrainArgs {
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
-    let config = TrainConfig::from_file(&a.pipeline, &a.overrides).map_err(anyhow::Error::msg)?;
+    let config = TrainConfig::from_file(&a.pipeline, &a.overrides)?;
     let stop = Arc::new(AtomicBool::new(false));
     super::stop_on_signals(
         stop.clone(),
@@ -83,7 +83,7 @@ pub struct TuneArgs {
 /// `bioner tune`: searches the thresholds on a dev split and saves the best pair.
 pub fn tune(a: TuneArgs) -> Result<()> {
     let device = a.device.resolve()?;
-    let loaded = NerModel::load(&a.model, device)?;
+    let loaded = NerModel::load_for_inference(&a.model, &InferenceOptions::on(device))?;
     let sentences = read_split(&a.split, None)?;
     let Some(t) = tune_thresholds(&loaded.model, &loaded.tokenizer, &sentences, 64)? else {
         anyhow::bail!(

@@ -74,11 +74,11 @@ pub fn read_bioc(path: &Path) -> Result<Corpus, CorpusError> {
                             ..Default::default()
                         })
                     }
-                    "infon" => infon_key = attr(e, "key").map_err(bad)?,
+                    "infon" => infon_key = attr(e, "key").map_err(|m| bad(m.to_string()))?,
                     "location" => {
                         let get = |k: &str| -> Result<usize, CorpusError> {
                             let v = attr(e, k)
-                                .map_err(|m| bad(m.clone()))?
+                                .map_err(|m| bad(m.to_string()))?
                                 .ok_or_else(|| bad(format!("<location> without {k}")))?;
                             v.parse()
                                 .map_err(|_| bad(format!("<location> {k}={v:?} is not a number")))
@@ -144,7 +144,8 @@ pub fn read_bioc(path: &Path) -> Result<Corpus, CorpusError> {
             }
             Event::Eof => break,
             other => {
-                push_text(other, &mut buf).map_err(|m| CorpusError::malformed(at(&doc_id), m))?;
+                push_text(other, &mut buf)
+                    .map_err(|m| CorpusError::malformed(at(&doc_id), m.to_string()))?;
             }
         }
     }

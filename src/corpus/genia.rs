@@ -91,7 +91,8 @@ pub fn read_genia_xml(path: &Path, keep: Option<&HashSet<String>>) -> Result<Cor
                         open_cons.clear();
                     }
                     "cons" => {
-                        let sem = attr(e, "sem").map_err(|m| CorpusError::malformed(at(), m))?;
+                        let sem = attr(e, "sem")
+                            .map_err(|m| CorpusError::malformed(at(), m.to_string()))?;
                         open_cons.push((chars, sem));
                     }
                     _ => {}
@@ -147,7 +148,8 @@ pub fn read_genia_xml(path: &Path, keep: Option<&HashSet<String>>) -> Result<Cor
                     Some("sentence" | "cons" | "bibliomisc")
                 ) {
                     let before = text.len();
-                    push_text(other, &mut text).map_err(|m| CorpusError::malformed(at(), m))?;
+                    push_text(other, &mut text)
+                        .map_err(|m| CorpusError::malformed(at(), m.to_string()))?;
                     chars += text[before..].chars().count();
                 }
             }

@@ -46,21 +46,24 @@ pub fn read_iob(path: &Path) -> Result<Corpus, CorpusError> {
             ));
         }
         let tag = cols[cols.len() - 1].trim();
-        validate_tag(tag)
-            .map_err(|m| CorpusError::malformed(Location::file(path).line(lineno), m))?;
+        validate_tag(tag, || Location::file(path).line(lineno))?;
         sentence.push((cols[0].to_owned(), tag.to_owned(), lineno));
     }
     builder.push_sentence(sentence)?;
     builder.finish()
 }
 
-fn validate_tag(tag: &str) -> Result<(), String> {
+/// Checks that `tag` is `O`, `B-<type>` or `I-<type>`; the error is at `at()`.
+fn validate_tag(tag: &str, at: impl FnOnce() -> Location) -> Result<(), CorpusError> {
     if tag == "O" {
         return Ok(());
     }
     match tag.split_once('-') {
         Some(("B" | "I", ty)) if !ty.is_empty() => Ok(()),
-        _ => Err(format!("tag {tag:?} is not O, B-<type> or I-<type>")),
+        _ => Err(CorpusError::malformed(
+            at(),
+            format!("tag {tag:?} is not O, B-<type> or I-<type>"),
+        )),
     }
 }
 

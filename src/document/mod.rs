@@ -10,7 +10,7 @@ mod record;
 mod text;
 mod unit;
 
-pub use output::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, SECTIONS, UnitOutput};
+pub use output::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, SECTIONS, Stamp, UnitOutput};
 pub use record::{Reject, SourceRecord, TextLimits};
 pub use text::{Document, Mention, Section, Sentence, Token, Tree};
 pub use unit::{Chunk, Commit, FileStamp, RecordChunk, Unit};

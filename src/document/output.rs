@@ -53,3 +53,10 @@ pub struct UnitOutput {
     pub docs: Vec<DocResult>,
     pub rejects: Vec<Reject>,
 }
+
+/// Identity of the run that produced the output, stamped on every row and message.
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    pub model_id: String,
+    pub run_id: String,
+}

@@ -28,6 +28,13 @@ unsafe extern "C" {
     fn bioner_int8_free(packed: *mut c_void);
 }
 
+/// Why a layer cannot be packed for int8 (the message of libtorch's fbgemm prepacking).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("int8 packing failed: {message}")]
+pub struct Int8Error {
+    pub message: String,
+}
+
 /// A linear layer packed for int8 inference.
 #[derive(Debug)]
 pub struct Int8Linear {
@@ -47,7 +54,7 @@ fn message(buf: &[c_char]) -> String {
 
 impl Int8Linear {
     /// Packs `weight` [out, in] and `bias` [out] (CPU, float).
-    pub fn pack(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self, String> {
+    pub fn pack(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self, Int8Error> {
         let mut err = [0 as c_char; 512];
         // SAFETY: the pointers are live tch tensors; the shim copies what it keeps.
         let packed = unsafe {
@@ -60,7 +67,9 @@ impl Int8Linear {
         };
         NonNull::new(packed)
             .map(|packed| Self { packed })
-            .ok_or_else(|| format!("int8 packing failed: {}", message(&err)))
+            .ok_or_else(|| Int8Error {
+                message: message(&err),
+            })
     }
 
     /// `x Wᵀ + b` for `x` [..., in] (float, CPU).
@@ -111,7 +120,7 @@ impl Dense {
         &self.float
     }
 
-    pub fn quantize(&mut self) -> Result<(), String> {
+    pub fn quantize(&mut self) -> Result<(), Int8Error> {
         self.int8 = Some(Int8Linear::pack(&self.float.ws, self.float.bs.as_ref())?);
         Ok(())
     }

@@ -10,6 +10,6 @@ pub use autocast::Autocast;
 pub use hf_dir::{
     Activation, Architecture, DEFAULT_ENCODER_DIR, EncoderConfig, HfModelDir, ModelDirError,
 };
-pub use int8::{Dense, Int8Linear};
+pub use int8::{Dense, Int8Error, Int8Linear};
 pub use subwords::{Pooling, SubwordError, Windows, layout, windows};
 pub use transformer::Encoder;

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::autocast::Autocast;
 use super::hf_dir::{Activation, Architecture, EncoderConfig, HfModelDir, ModelDirError};
-use super::int8::{Dense, Int8Linear};
+use super::int8::{Dense, Int8Error, Int8Linear};
 use super::subwords::{Pooling, Windows};
 
 fn layer_norm(cfg: &EncoderConfig, p: nn::Path) -> nn::LayerNorm {
@@ -366,7 +366,7 @@ impl Encoder {
 
     /// Switches every linear layer of the encoder to dynamic int8 for CPU inference (the
     /// weights must be on the CPU). Gradients and other dtypes still use the float weights.
-    pub fn quantize_int8(&mut self) -> Result<(), String> {
+    pub fn quantize_int8(&mut self) -> Result<(), Int8Error> {
         for layer in &mut self.layers {
             let parts = [&layer.query, &layer.key, &layer.value];
             let weight = Tensor::cat(&parts.map(|d| &d.linear().ws), 0);
@@ -396,7 +396,12 @@ impl Encoder {
         let mut bias = ((attention_mask.to_kind(Kind::Float).neg() + 1.0) * f32::MIN as f64)
             .view([batch, 1, 1, t]);
         if let Some(relative) = &self.relative {
-            bias = bias + relative.forward(t, ids.device());
+            // Not `+=`: the in-place add cannot broadcast [batch, 1, 1, t] up to
+            // [1, heads, t, t].
+            #[allow(clippy::assign_op_pattern)]
+            {
+                bias = bias + relative.forward(t, ids.device());
+            }
         }
         let bias = if x.kind() == Kind::Float {
             bias

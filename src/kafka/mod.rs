@@ -48,6 +48,21 @@ impl KafkaSettings {
     }
 }
 
+/// Why a Kafka client cannot be made or a request to the cluster fails.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaClientError {
+    /// librdkafka rejected the producer configuration.
+    #[error(transparent)]
+    Producer(KafkaError),
+    #[error("Kafka admin client: {0}")]
+    Admin(#[source] KafkaError),
+    #[error("create topics: {0}")]
+    CreateTopics(#[source] KafkaError),
+    /// The runtime that waits for acknowledgements cannot be started.
+    #[error(transparent)]
+    Runtime(std::io::Error),
+}
+
 /// An idempotent producer (`acks=all`, lz4) that sends a batch of keyed messages and waits
 /// until every one is acknowledged.
 pub struct Producer {
@@ -56,7 +71,7 @@ pub struct Producer {
 }
 
 impl Producer {
-    pub fn new(settings: &KafkaSettings) -> Result<Self, String> {
+    pub fn new(settings: &KafkaSettings) -> Result<Self, KafkaClientError> {
         let mut cfg = settings.client_config();
         cfg.set("enable.idempotence", "true")
             .set("acks", "all")
@@ -65,11 +80,11 @@ impl Producer {
         for (k, v) in &settings.properties {
             cfg.set(k, v);
         }
-        let producer: FutureProducer = cfg.create().map_err(|e| e.to_string())?;
+        let producer: FutureProducer = cfg.create().map_err(KafkaClientError::Producer)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(KafkaClientError::Runtime)?;
         Ok(Self { producer, runtime })
     }
 
@@ -130,11 +145,11 @@ pub fn create_topics(
     names: &[String],
     partitions: i32,
     replication: i32,
-) -> Result<Vec<(String, TopicOutcome)>, String> {
+) -> Result<Vec<(String, TopicOutcome)>, KafkaClientError> {
     let admin: AdminClient<DefaultClientContext> = settings
         .client_config()
         .create()
-        .map_err(|e| format!("Kafka admin client: {e}"))?;
+        .map_err(KafkaClientError::Admin)?;
     let topics: Vec<NewTopic> = names
         .iter()
         .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(replication)))
@@ -143,10 +158,10 @@ pub fn create_topics(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(KafkaClientError::Runtime)?;
     let results = runtime
         .block_on(admin.create_topics(&topics, &options))
-        .map_err(|e| format!("create topics: {e}"))?;
+        .map_err(KafkaClientError::CreateTopics)?;
     Ok(results
         .into_iter()
         .map(|r| match r {

@@ -19,7 +19,7 @@ pub use crf::Crf;
 pub use decode::{Overlap, SpanPrediction, decode_spans};
 pub use device::{DeviceChoice, DeviceError, Precision};
 pub use gcn::{Gcn, adjacency_entries, batch_adjacency};
-pub use saved::{LoadedModel, NerModel, Net};
+pub use saved::{InferenceOptions, LoadedModel, NerModel, Net};
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
@@ -32,7 +32,9 @@ use crate::encoder::{Dense, Encoder, EncoderConfig, Pooling, SubwordError, Windo
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpanNerConfig {
-    /// Entity types, in output order.
+    /// Entity types, in output order (in a training pipeline's `[model]`, absent: they come
+    /// from the training data).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
     /// Longest candidate span in words.
     #[serde(default = "default_max_span")]
@@ -206,7 +208,7 @@ impl SpanNer {
     }
 
     /// Runs the encoder and the boundary projection in dynamic int8 (CPU inference).
-    pub fn quantize_int8(&mut self) -> Result<(), String> {
+    pub fn quantize_int8(&mut self) -> Result<(), crate::encoder::Int8Error> {
         self.encoder.quantize_int8()?;
         self.project.quantize()
     }
@@ -630,4 +632,7 @@ pub enum ModelError {
         path: std::path::PathBuf,
         source: tch::TchError,
     },
+    /// A loading option that cannot be applied (a threshold out of range, int8 failing).
+    #[error("{name}: {message}")]
+    Setting { name: &'static str, message: String },
 }

@@ -29,6 +29,32 @@ pub struct NerModel {
     pub net: Net,
 }
 
+/// How a model directory is loaded for inference (`bioner run`, `bioner eval`, the test split
+/// at the end of `bioner train`): the one place these settings are applied.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InferenceOptions {
+    pub device: tch::Device,
+    /// Run the encoder's linear layers in dynamic int8. A CPU kernel: on CUDA it is ignored
+    /// (with an info log), so one pipeline file runs on either device.
+    pub int8: bool,
+    /// Overrides the model's own [`SpanNerConfig::boundary_threshold`], in [0, 1).
+    pub boundary_threshold: Option<f32>,
+    /// Overrides the model's own [`SpanNerConfig::entity_threshold`], in [0, 1).
+    pub entity_threshold: Option<f32>,
+}
+
+impl InferenceOptions {
+    /// float32 on `device`, the model's own thresholds.
+    pub fn on(device: tch::Device) -> Self {
+        Self {
+            device,
+            int8: false,
+            boundary_threshold: None,
+            entity_threshold: None,
+        }
+    }
+}
+
 /// A model directory loaded onto a device.
 pub struct LoadedModel {
     pub model: NerModel,
@@ -104,21 +130,11 @@ impl NerModel {
 
     /// Runs the encoder's linear layers in dynamic int8 (CPU inference; see
     /// [`crate::encoder::Int8Linear`]).
-    pub fn quantize_int8(&mut self) -> Result<(), String> {
+    pub fn quantize_int8(&mut self) -> Result<(), crate::encoder::Int8Error> {
         match &mut self.net {
             Net::Span(m) => m.quantize_int8(),
             Net::Baseline(b) => b.encoder.quantize_int8(),
         }
-    }
-
-    /// Subword windows and tree of one sentence of words (see [`Prepared::new`]).
-    pub fn prepare(
-        &self,
-        tokenizer: &Tokenizer,
-        words: &[&str],
-        heads: Vec<u32>,
-    ) -> Result<Prepared, SubwordError> {
-        Prepared::new(tokenizer, words, heads, self.config.max_subwords)
     }
 
     /// Mean training loss over a batch (`gold`: per sentence, spans `[start, end)` with label
@@ -271,7 +287,51 @@ impl NerModel {
         Ok(format!("{:x}", sha2::Sha256::digest(&bytes)))
     }
 
-    /// Loads a directory written by [`NerModel::save`] onto `device`.
+    /// Loads a directory written by [`NerModel::save`] for inference: onto the device, in
+    /// int8 where asked and possible, with the thresholds overridden where given.
+    pub fn load_for_inference(
+        dir: &Path,
+        options: &InferenceOptions,
+    ) -> Result<LoadedModel, ModelError> {
+        for (name, t) in [
+            ("boundary_threshold", options.boundary_threshold),
+            ("entity_threshold", options.entity_threshold),
+        ] {
+            if let Some(t) = t
+                && !(0.0..1.0).contains(&t)
+            {
+                return Err(ModelError::Setting {
+                    name,
+                    message: format!("must be in [0, 1), got {t}"),
+                });
+            }
+        }
+        let mut loaded = Self::load(dir, options.device)?;
+        if options.int8 {
+            if options.device == tch::Device::Cpu {
+                loaded
+                    .model
+                    .quantize_int8()
+                    .map_err(|e| ModelError::Setting {
+                        name: "int8",
+                        message: e.to_string(),
+                    })?;
+            } else {
+                tracing::info!(
+                    "int8 is a CPU kernel: {} runs in float32 on {:?}",
+                    dir.display(),
+                    options.device
+                );
+            }
+        }
+        loaded
+            .model
+            .set_thresholds(options.boundary_threshold, options.entity_threshold);
+        Ok(loaded)
+    }
+
+    /// Loads a directory written by [`NerModel::save`] onto `device`, as it was saved (for
+    /// inference, [`NerModel::load_for_inference`]).
     pub fn load(dir: &Path, device: tch::Device) -> Result<LoadedModel, ModelError> {
         let saved = SavedModel::read(dir)?;
         let hf = HfModelDir::open(dir)?;
@@ -319,6 +379,12 @@ impl SavedModel {
             path: path.clone(),
             message: e.to_string(),
         })?;
+        if saved.model.labels.is_empty() {
+            return Err(ModelError::Invalid {
+                path,
+                message: "model.labels is empty: a model needs at least one entity type".into(),
+            });
+        }
         if saved.format_version != MODEL_DIR_VERSION {
             return Err(ModelError::Invalid {
                 path,

@@ -378,12 +378,12 @@ impl DependencyModel {
         let neural = match (version, r.take(1)) {
             (2, _) => None,
             (_, Some([0])) => None,
-            (_, Some([1])) => Some(BiaffineParser::read(&mut r).map_err(|e| bad(&e))?),
+            (_, Some([1])) => Some(BiaffineParser::read(&mut r).map_err(|e| bad(&e.to_string()))?),
             _ => return Err(bad("truncated")),
         };
         if let Some(n) = &neural {
             n.check_sizes(tags.len(), labels.len())
-                .map_err(|e| bad(&e))?;
+                .map_err(|e| bad(&e.to_string()))?;
         }
         if r.pos != bytes.len() {
             return Err(bad("trailing bytes"));

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kafka::KafkaSettings;
 use crate::model::DeviceChoice;
+pub use crate::source::SourceConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,64 +41,6 @@ pub struct RunConfig {
     pub kafka: Option<KafkaSettings>,
     #[serde(default)]
     pub run: RunSettings,
-}
-
-/// Where documents come from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SourceConfig {
-    /// PubMed/MEDLINE XML files (`.xml` or `.xml.gz`; baseline, update and older
-    /// `MedlineCitationSet` files). `DeleteCitation` entries become deletion records.
-    PubmedXml {
-        /// Files, directories (every `*.xml`/`*.xml.gz` inside, sorted) or globs (`*`, `?` in
-        /// the file name), read in the order given.
-        paths: Vec<String>,
-    },
-    /// Parquet files with one document per row.
-    Parquet {
-        /// Files, directories (every `*.parquet` inside, sorted) or globs.
-        paths: Vec<String>,
-        /// Column of the document id (string or integer).
-        #[serde(default = "default_id_column")]
-        id_column: String,
-        /// Column of the title (string; may be null).
-        #[serde(default = "default_title_column")]
-        title_column: String,
-        /// Column of the abstract (string; may be null).
-        #[serde(default = "default_abstract_column")]
-        abstract_column: String,
-    },
-    /// A Kafka topic of JSON documents (`schemas/kafka_document.schema.json`), read in a
-    /// consumer group; offsets are committed once every sink has the results.
-    Kafka {
-        topic: String,
-        #[serde(default = "default_group")]
-        group_id: String,
-        /// Keep consuming after reaching the end of every partition (a service). When false
-        /// (the default) the run ends once it has caught up: a batch job.
-        #[serde(default)]
-        follow: bool,
-        /// Messages per output unit: a unit ends at offsets that are multiples of this (or at
-        /// the end of a partition), so file names stay the same when a unit is redone.
-        #[serde(default = "default_unit_messages")]
-        unit_messages: i64,
-    },
-}
-
-fn default_id_column() -> String {
-    "pmid".into()
-}
-fn default_title_column() -> String {
-    "title".into()
-}
-fn default_abstract_column() -> String {
-    "abstract".into()
-}
-fn default_group() -> String {
-    "bioner".into()
-}
-fn default_unit_messages() -> i64 {
-    10_000
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,38 +166,37 @@ impl Default for RunSettings {
 
 impl RunConfig {
     /// Reads a pipeline file with `--set` overrides and checks that it hangs together.
-    pub fn from_file(path: &Path, overrides: &[String]) -> Result<RunConfig, String> {
+    pub fn from_file(
+        path: &Path,
+        overrides: &[String],
+    ) -> Result<RunConfig, crate::config::ConfigError> {
         let c: RunConfig = crate::config::load_toml(path, overrides)?;
-        c.check().map_err(|e| format!("{}: {e}", path.display()))?;
+        c.check()
+            .map_err(|message| crate::config::ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            })?;
         Ok(c)
     }
 
+    /// What does not hang together, as the message of a
+    /// [`ConfigError::Invalid`](crate::config::ConfigError::Invalid).
     fn check(&self) -> Result<(), String> {
         if self.sinks.parquet.is_none() && self.sinks.kafka.is_none() {
             return Err("no sink: add [sinks.parquet] and/or [sinks.kafka]".into());
         }
         let kafka_used =
-            matches!(self.source, SourceConfig::Kafka { .. }) || self.sinks.kafka.is_some();
+            matches!(self.source, SourceConfig::Kafka(_)) || self.sinks.kafka.is_some();
         if kafka_used && self.kafka.is_none() {
             return Err("a Kafka source or sink needs a [kafka] section with brokers".into());
         }
-        if let SourceConfig::Kafka { unit_messages, .. } = &self.source {
-            if *unit_messages < 1 {
+        if let SourceConfig::Kafka(k) = &self.source {
+            if k.unit_messages < 1 {
                 return Err("source.unit_messages must be at least 1".into());
             }
         }
         if self.model.token_budget == 0 || self.model.max_batch_sentences == 0 {
             return Err("model.token_budget and model.max_batch_sentences must be positive".into());
-        }
-        for (name, t) in [
-            ("boundary_threshold", self.model.boundary_threshold),
-            ("entity_threshold", self.model.entity_threshold),
-        ] {
-            if let Some(t) = t
-                && !(0.0..1.0).contains(&t)
-            {
-                return Err(format!("model.{name} must be in [0, 1), got {t}"));
-            }
         }
         if self.run.chunk_documents == 0 {
             return Err("run.chunk_documents must be positive".into());
@@ -271,7 +213,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("p.toml");
         std::fs::write(&p, text).unwrap();
-        RunConfig::from_file(&p, &[])
+        RunConfig::from_file(&p, &[]).map_err(|e| e.to_string())
     }
 
     const BASE: &str = "[source]\nkind = \"pubmed_xml\"\npaths = [\"a.xml\"]\n\
@@ -301,7 +243,7 @@ mod tests {
         .unwrap();
         assert!(matches!(
             c.source,
-            SourceConfig::Kafka { follow: false, .. }
+            SourceConfig::Kafka(crate::source::KafkaSourceConfig { follow: false, .. })
         ));
     }
 }

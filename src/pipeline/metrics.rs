@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::summary::RunSummary;
+use crate::source::Lag;
 
 /// How often a running pipeline rewrites its metrics file.
 pub const INTERVAL: Duration = Duration::from_secs(10);
@@ -24,13 +25,6 @@ pub struct MetricsFile {
     started: f64,
     last_commit: Option<f64>,
     last_write: Option<Instant>,
-}
-
-/// Consumer lag of one partition: messages between the position and the high watermark.
-pub struct Lag {
-    pub topic: String,
-    pub partition: i32,
-    pub messages: i64,
 }
 
 impl MetricsFile {

@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use super::{Sink, SinkError, Stamp};
-use crate::document::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, UnitOutput};
+use super::{Sink, SinkError};
+use crate::document::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, Stamp, UnitOutput};
 use crate::kafka::{KafkaSettings, Producer};
 
 /// The message for one document.
@@ -42,9 +42,9 @@ pub struct KafkaSink {
 
 impl KafkaSink {
     pub fn new(settings: &KafkaSettings, topic: &str) -> Result<Self, SinkError> {
-        let producer = Producer::new(settings).map_err(|message| SinkError::Kafka {
+        let producer = Producer::new(settings).map_err(|e| SinkError::Kafka {
             topic: topic.to_owned(),
-            message,
+            message: e.to_string(),
         })?;
         Ok(Self {
             topic: topic.to_owned(),

@@ -5,14 +5,7 @@
 pub mod kafka;
 pub mod parquet;
 
-use crate::document::UnitOutput;
-
-/// Identity of the run that produced the output, stamped on every row and message.
-#[derive(Debug, Clone)]
-pub struct Stamp {
-    pub model_id: String,
-    pub run_id: String,
-}
+use crate::document::{Stamp, UnitOutput};
 
 /// A place units are written to.
 pub trait Sink: Send {

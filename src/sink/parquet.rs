@@ -13,9 +13,9 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 
-use super::{Sink, SinkError, Stamp};
+use super::{Sink, SinkError};
 use crate::corpus::table::write_table;
-use crate::document::{OUTPUT_SCHEMA_VERSION, UnitOutput};
+use crate::document::{OUTPUT_SCHEMA_VERSION, Stamp, UnitOutput};
 
 fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))

@@ -26,8 +26,11 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 
-use super::document;
-use crate::document::{Chunk, Commit, RecordChunk, Reject, SourceRecord, TextLimits, Unit};
+use super::config::KafkaSourceConfig;
+use super::{CommitReport, Lag, SourceError, document};
+use crate::document::{
+    Chunk, Commit, RecordChunk, Reject, SourceRecord, Stamp, TextLimits, Unit, UnitOutput,
+};
 use crate::kafka::KafkaSettings;
 
 /// A document message. Unknown fields are ignored, so producers may add their own.
@@ -89,7 +92,7 @@ pub fn parse_message(payload: Option<&[u8]>, origin: String, limits: TextLimits)
         limits,
     ) {
         Ok(document) => SourceRecord::Document { document, origin },
-        Err(reason) => reject(Some(id).filter(|i| !i.is_empty()), reason, text),
+        Err(reason) => reject(Some(id).filter(|i| !i.is_empty()), reason.to_string(), text),
     }
 }
 
@@ -139,10 +142,27 @@ impl ConsumerContext for GroupContext {
 
 /// What became of a unit's commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Committed {
+enum Committed {
     Yes,
     /// The partition was revoked after the unit was read: its new owner redoes the unit.
     Revoked,
+}
+
+/// How long the end of a run keeps retrying Kafka commits that failed.
+const COMMIT_RETRY: Duration = Duration::from_secs(60);
+
+/// A Kafka offset waiting to be committed.
+struct PendingCommit {
+    topic: String,
+    next_offset: i64,
+    epoch: u64,
+    /// The last failure, if the commit was tried.
+    error: Option<String>,
+}
+
+fn kafka_err(context: impl Into<String>) -> impl FnOnce(KafkaError) -> SourceError {
+    let context = context.into();
+    move |error| SourceError::Kafka { context, error }
 }
 
 /// The Kafka source.
@@ -155,6 +175,10 @@ pub struct KafkaSource {
     follow: bool,
     unit_messages: i64,
     limits: TextLimits,
+    /// Durable units whose offsets are not committed yet, by partition. Offsets are
+    /// cumulative: a partition's latest durable unit covers the ones before it, so one pending
+    /// commit per partition is kept (and retried).
+    pending: Mutex<BTreeMap<i32, PendingCommit>>,
 }
 
 /// The unit being filled for one partition.
@@ -169,12 +193,15 @@ struct Open {
 impl KafkaSource {
     pub fn new(
         settings: &KafkaSettings,
-        topic: &str,
-        group_id: &str,
-        follow: bool,
-        unit_messages: i64,
+        config: &KafkaSourceConfig,
         limits: TextLimits,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SourceError> {
+        let KafkaSourceConfig {
+            topic,
+            group_id,
+            follow,
+            unit_messages,
+        } = config;
         let mut cfg = settings.client_config();
         cfg.set("group.id", group_id)
             .set("enable.auto.commit", "false")
@@ -186,61 +213,83 @@ impl KafkaSource {
         }
         let consumer: BaseConsumer<GroupContext> = cfg
             .create_with_context(GroupContext::default())
-            .map_err(|e| format!("Kafka consumer: {e}"))?;
+            .map_err(kafka_err("consumer"))?;
         consumer
             .subscribe(&[topic])
-            .map_err(|e| format!("subscribe to {topic}: {e}"))?;
+            .map_err(kafka_err(format!("subscribe to {topic}")))?;
         Ok(Self {
             consumer,
             settings: settings.clone(),
-            group_id: group_id.to_owned(),
-            topic: topic.to_owned(),
-            follow,
-            unit_messages,
+            group_id: group_id.clone(),
+            topic: topic.clone(),
+            follow: *follow,
+            unit_messages: (*unit_messages).max(1),
             limits,
+            pending: Mutex::new(BTreeMap::new()),
         })
     }
 
     /// A consumer outside the group that reads partitions it is assigned explicitly.
-    fn probe(&self) -> Result<BaseConsumer, String> {
+    fn probe(&self) -> Result<BaseConsumer, SourceError> {
         let mut cfg = self.settings.client_config();
         // librdkafka wants a group id even for explicit assignment; this one never joins or
         // commits.
         cfg.set("group.id", format!("{}.probe", self.group_id))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true");
-        cfg.create()
-            .map_err(|e| format!("Kafka probe consumer: {e}"))
+        cfg.create().map_err(kafka_err("probe consumer"))
     }
 
     /// Commits `next_offset` for `partition` (synchronously), unless the partition was revoked
     /// since `epoch`.
-    pub fn commit(
+    fn commit_offset(
         &self,
         topic: &str,
         partition: i32,
         next_offset: i64,
         epoch: u64,
-    ) -> Result<Committed, String> {
+    ) -> Result<Committed, SourceError> {
         if self.consumer.context().epoch(partition) != epoch {
             return Ok(Committed::Revoked);
         }
+        let context = || format!("commit of {topic}/{partition} offset {next_offset}");
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, partition, Offset::Offset(next_offset))
-            .map_err(|e| e.to_string())?;
+            .map_err(kafka_err(context()))?;
         self.consumer
             .commit(&tpl, CommitMode::Sync)
             .map(|()| Committed::Yes)
-            .map_err(|e| format!("{topic}/{partition} offset {next_offset}: {e}"))
+            .map_err(kafka_err(context()))
     }
 
-    pub fn topic(&self) -> &str {
-        &self.topic
+    /// Tries every pending commit once. A commit that fails stays pending (counted, and
+    /// logged once per failure); one whose partition was revoked is dropped.
+    fn flush(&self) -> CommitReport {
+        let mut report = CommitReport::default();
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.retain(|partition, c| {
+            match self.commit_offset(&c.topic, *partition, c.next_offset, c.epoch) {
+                Ok(Committed::Yes) => false,
+                Ok(Committed::Revoked) => {
+                    report.revoked += 1;
+                    false
+                }
+                Err(e) => {
+                    report.failures += 1;
+                    if c.error.is_none() {
+                        tracing::warn!("Kafka commit failed, will retry: {e}");
+                    }
+                    c.error = Some(e.to_string());
+                    true
+                }
+            }
+        });
+        report
     }
 
     /// Messages behind the high watermark per assigned partition (from the consumer's cached
     /// watermarks; partitions not fetched yet are left out).
-    pub fn lag(&self) -> Vec<(i32, i64)> {
+    fn partition_lag(&self) -> Vec<(i32, i64)> {
         let Ok(positions) = self.consumer.position() else {
             return Vec::new();
         };
@@ -285,13 +334,125 @@ impl KafkaSource {
         }
     }
 
+    /// Whether the group has finished the topic: from every partition's committed offset
+    /// there is nothing left to read. A probe consumer outside the group (`probe`) is assigned
+    /// every partition at the group's committed offset (or its beginning, if never committed):
+    /// a partition is finished when the probe reaches its end without a message. (Brokers'
+    /// ListOffsets answers are not used: some Kafka-protocol brokers answer them wrongly.)
+    fn group_done(&self, probe: &BaseConsumer) -> Result<bool, SourceError> {
+        let timeout = Duration::from_secs(5);
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), timeout)
+            .map_err(kafka_err(format!("metadata of {}", self.topic)))?;
+        let mut tpl = TopicPartitionList::new();
+        for t in metadata.topics() {
+            for p in t.partitions() {
+                tpl.add_partition(&self.topic, p.id());
+            }
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(tpl, timeout)
+            .map_err(kafka_err(format!("committed offsets of {}", self.topic)))?;
+        let mut from = TopicPartitionList::new();
+        for e in committed.elements() {
+            let at = match e.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            from.add_partition_offset(&self.topic, e.partition(), at)
+                .map_err(kafka_err(format!("offsets of {}", self.topic)))?;
+        }
+        probe
+            .assign(&from)
+            .map_err(kafka_err(format!("probe of {}", self.topic)))?;
+        let mut pending: BTreeSet<i32> = from.elements().iter().map(|e| e.partition()).collect();
+        let deadline = Instant::now() + timeout;
+        let done = loop {
+            if pending.is_empty() {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            match probe.poll(Duration::from_millis(100)) {
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    pending.remove(&p);
+                }
+                Some(Ok(m)) => {
+                    tracing::debug!(
+                        "group check: {}/{} has messages from offset {}",
+                        self.topic,
+                        m.partition(),
+                        m.offset()
+                    );
+                    break false;
+                }
+                _ => {}
+            }
+        };
+        let _ = probe.unassign();
+        Ok(done)
+    }
+
+    /// This consumer's cached low and high watermarks of `partition` (from fetch responses;
+    /// no request to the broker).
+    fn cached_watermarks(&self, partition: i32) -> Option<(i64, i64)> {
+        let topic = std::ffi::CString::new(self.topic.as_str()).ok()?;
+        let (mut low, mut high) = (-1i64, -1i64);
+        // SAFETY: the client pointer is valid while `self.consumer` lives; the topic is a
+        // NUL-terminated string and the out-pointers point at live locals.
+        let err = unsafe {
+            rdkafka::bindings::rd_kafka_get_watermark_offsets(
+                self.consumer.client().native_ptr(),
+                topic.as_ptr(),
+                partition,
+                &mut low,
+                &mut high,
+            )
+        };
+        (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+            .then_some((low, high))
+    }
+
+    /// Whether every partition assigned to this worker (if any) is at its end (seen as an EOF
+    /// event, or, after a quiet spell, by comparing positions with the high watermarks).
+    fn caught_up(
+        &self,
+        at_end: &BTreeSet<i32>,
+        last_message: Instant,
+    ) -> Result<bool, SourceError> {
+        let assignment = self
+            .consumer
+            .assignment()
+            .map_err(kafka_err("assignment"))?;
+        let parts: Vec<i32> = assignment
+            .elements()
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        if parts.iter().all(|p| at_end.contains(p)) {
+            return Ok(true);
+        }
+        if last_message.elapsed() < Duration::from_secs(10) {
+            return Ok(false);
+        }
+        Ok(self
+            .partition_lag()
+            .iter()
+            .all(|&(p, behind)| behind == 0 || at_end.contains(&p)))
+    }
+}
+
+impl super::Source for KafkaSource {
     /// Consumes into record chunks until caught up (or, when following, until `stop`).
-    pub fn run(
+    fn read(
         &self,
         chunk: usize,
         tx: &SyncSender<RecordChunk>,
         stop: &AtomicBool,
-    ) -> Result<(), String> {
+    ) -> Result<(), SourceError> {
         let mut open: BTreeMap<i32, Open> = BTreeMap::new();
         let mut at_end: BTreeSet<i32> = BTreeSet::new();
         let mut next_id = 0u64;
@@ -302,17 +463,18 @@ impl KafkaSource {
         } else {
             Some(self.probe()?)
         };
-        let mut done = |at_end: &BTreeSet<i32>, last_message: Instant| -> Result<bool, String> {
-            let Some(probe) = &probe else {
-                return Ok(false);
+        let mut done =
+            |at_end: &BTreeSet<i32>, last_message: Instant| -> Result<bool, SourceError> {
+                let Some(probe) = &probe else {
+                    return Ok(false);
+                };
+                if last_check.elapsed() < Duration::from_secs(1) {
+                    return Ok(false);
+                }
+                last_check = Instant::now();
+                Ok(self.caught_up(at_end, last_message)? && self.group_done(probe)?)
             };
-            if last_check.elapsed() < Duration::from_secs(1) {
-                return Ok(false);
-            }
-            last_check = Instant::now();
-            Ok(self.caught_up(at_end, last_message)? && self.group_done(probe)?)
-        };
-        let send = |c: RecordChunk| tx.send(c).map_err(|_| "pipeline stopped".to_owned());
+        let send = |c: RecordChunk| tx.send(c).map_err(|_| SourceError::Disconnected);
         loop {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -377,110 +539,76 @@ impl KafkaSource {
         }
     }
 
-    /// Whether the group has finished the topic: from every partition's committed offset
-    /// there is nothing left to read. A probe consumer outside the group (`probe`) is assigned
-    /// every partition at the group's committed offset (or its beginning, if never committed):
-    /// a partition is finished when the probe reaches its end without a message. (Brokers'
-    /// ListOffsets answers are not used: some Kafka-protocol brokers answer them wrongly.)
-    fn group_done(&self, probe: &BaseConsumer) -> Result<bool, String> {
-        let timeout = Duration::from_secs(5);
-        let metadata = self
-            .consumer
-            .fetch_metadata(Some(&self.topic), timeout)
-            .map_err(|e| format!("metadata of {}: {e}", self.topic))?;
-        let mut tpl = TopicPartitionList::new();
-        for t in metadata.topics() {
-            for p in t.partitions() {
-                tpl.add_partition(&self.topic, p.id());
-            }
-        }
-        let committed = self
-            .consumer
-            .committed_offsets(tpl, timeout)
-            .map_err(|e| format!("committed offsets of {}: {e}", self.topic))?;
-        let mut from = TopicPartitionList::new();
-        for e in committed.elements() {
-            let at = match e.offset() {
-                Offset::Offset(o) => Offset::Offset(o),
-                _ => Offset::Beginning,
-            };
-            from.add_partition_offset(&self.topic, e.partition(), at)
-                .map_err(|e| e.to_string())?;
-        }
-        probe
-            .assign(&from)
-            .map_err(|e| format!("probe of {}: {e}", self.topic))?;
-        let mut pending: BTreeSet<i32> = from.elements().iter().map(|e| e.partition()).collect();
-        let deadline = Instant::now() + timeout;
-        let done = loop {
-            if pending.is_empty() {
-                break true;
-            }
-            if Instant::now() > deadline {
-                break false;
-            }
-            match probe.poll(Duration::from_millis(100)) {
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    pending.remove(&p);
-                }
-                Some(Ok(m)) => {
-                    tracing::debug!(
-                        "group check: {}/{} has messages from offset {}",
-                        self.topic,
-                        m.partition(),
-                        m.offset()
-                    );
-                    break false;
-                }
-                _ => {}
-            }
+    fn commit(
+        &self,
+        unit: &Unit,
+        _out: &UnitOutput,
+        _stamp: &Stamp,
+    ) -> Result<CommitReport, SourceError> {
+        let Commit::Kafka {
+            topic,
+            partition,
+            next_offset,
+            epoch,
+        } = &unit.commit
+        else {
+            unreachable!("a Kafka source's units commit offsets")
         };
-        let _ = probe.unassign();
-        Ok(done)
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                *partition,
+                PendingCommit {
+                    topic: topic.clone(),
+                    next_offset: *next_offset,
+                    epoch: *epoch,
+                    error: None,
+                },
+            );
+        Ok(self.flush())
     }
 
-    /// This consumer's cached low and high watermarks of `partition` (from fetch responses;
-    /// no request to the broker).
-    fn cached_watermarks(&self, partition: i32) -> Option<(i64, i64)> {
-        let topic = std::ffi::CString::new(self.topic.as_str()).ok()?;
-        let (mut low, mut high) = (-1i64, -1i64);
-        // SAFETY: the client pointer is valid while `self.consumer` lives; the topic is a
-        // NUL-terminated string and the out-pointers point at live locals.
-        let err = unsafe {
-            rdkafka::bindings::rd_kafka_get_watermark_offsets(
-                self.consumer.client().native_ptr(),
-                topic.as_ptr(),
-                partition,
-                &mut low,
-                &mut high,
-            )
-        };
-        (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
-            .then_some((low, high))
+    fn retry(&self) -> CommitReport {
+        self.flush()
     }
 
-    /// Whether every partition assigned to this worker (if any) is at its end (seen as an EOF
-    /// event, or, after a quiet spell, by comparing positions with the high watermarks).
-    fn caught_up(&self, at_end: &BTreeSet<i32>, last_message: Instant) -> Result<bool, String> {
-        let assignment = self
-            .consumer
-            .assignment()
-            .map_err(|e| format!("assignment: {e}"))?;
-        let parts: Vec<i32> = assignment
-            .elements()
+    /// Keeps retrying failed commits for a while (a broker coming back), then reports what is
+    /// left; those units are redone by the partition's next consumer.
+    fn finish(&self) -> (CommitReport, Vec<String>) {
+        let mut report = CommitReport::default();
+        let deadline = Instant::now() + COMMIT_RETRY;
+        let left = |s: &Self| s.pending.lock().unwrap_or_else(|e| e.into_inner()).len();
+        while left(self) > 0 && Instant::now() < deadline {
+            report += self.flush();
+            if left(self) > 0 {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let uncommitted = pending
             .iter()
-            .map(|e| e.partition())
+            .map(|(p, c)| {
+                format!(
+                    "{}/{p} offset {}: {}",
+                    c.topic,
+                    c.next_offset,
+                    c.error.as_deref().unwrap_or("not attempted")
+                )
+            })
             .collect();
-        if parts.iter().all(|p| at_end.contains(p)) {
-            return Ok(true);
-        }
-        if last_message.elapsed() < Duration::from_secs(10) {
-            return Ok(false);
-        }
-        Ok(self
-            .lag()
-            .iter()
-            .all(|&(p, behind)| behind == 0 || at_end.contains(&p)))
+        (report, uncommitted)
+    }
+
+    fn lag(&self) -> Vec<Lag> {
+        self.partition_lag()
+            .into_iter()
+            .map(|(partition, messages)| Lag {
+                topic: self.topic.clone(),
+                partition,
+                messages,
+            })
+            .collect()
     }
 }
 

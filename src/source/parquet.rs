@@ -180,7 +180,7 @@ impl Iterator for ParquetDocuments {
                             Err(reason) => SourceRecord::Reject(Reject::new(
                                 origin,
                                 Some(id).filter(|s| !s.is_empty()),
-                                reason,
+                                reason.to_string(),
                             )),
                         },
                         Err((id, reason)) => SourceRecord::Reject(Reject::new(origin, id, reason)),

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::encoder::{DEFAULT_ENCODER_DIR, Pooling};
-use crate::model::{BaselineKind, DeviceChoice, Overlap, Precision, SpanNerConfig};
+use crate::encoder::DEFAULT_ENCODER_DIR;
+use crate::model::{BaselineKind, DeviceChoice, Precision, SpanNerConfig};
 
 /// A training run, as written in a pipeline TOML file. Relative paths are relative to the
 /// directory `bioner` runs in (the project root).
@@ -69,36 +69,37 @@ pub struct DataConfig {
     pub max_dev_sentences: Option<usize>,
 }
 
-/// The network and its settings (see `SpanNerConfig` for the span model's).
+/// The `[model]` section: the network's own settings, defined once as the model's
+/// [`SpanNerConfig`] (what a model directory's `bioner.json` stores and inference reads: span
+/// length, pooling, overlap, the GCN / co-attention / multi-task switches, dropout, window,
+/// thresholds), and beside them in the same section the settings that only concern training
+/// ([`ModelTraining`]). The entity types come from the training data.
+///
+/// ```toml
+/// [model]
+/// encoder = "models/all-mpnet-base-v2"   # ModelTraining
+/// gcn = false                             # SpanNerConfig
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawModelConfig")]
 pub struct ModelConfig {
-    /// Hugging Face BERT directory whose weights initialise the encoder.
+    #[serde(flatten)]
+    pub training: ModelTraining,
+    #[serde(flatten)]
+    pub net: SpanNerConfig,
+}
+
+/// The settings of `[model]` that only concern training: how the network is initialised,
+/// where and in which precision it trains, and its loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelTraining {
+    /// Hugging Face BERT or MPNet directory whose weights initialise the encoder.
     #[serde(default = "default_encoder")]
     pub encoder: PathBuf,
     /// A table-2 baseline (`bert_crf`, `bert_bilstm_crf`, `bert_cnn_crf`) instead of the
     /// paper's model.
     #[serde(default)]
     pub baseline: Option<BaselineKind>,
-    /// Table 5 "W/O GCN" when false.
-    #[serde(default = "yes")]
-    pub gcn: bool,
-    #[serde(default = "yes")]
-    pub coattention: bool,
-    /// Table 5 "W/O MT" when false (a BIO tagging head).
-    #[serde(default = "yes")]
-    pub multitask: bool,
-    #[serde(default = "default_max_span")]
-    pub max_span_len: usize,
-    #[serde(default)]
-    pub pooling: Pooling,
-    /// `flat` (overlaps resolved by score) or `nested`.
-    #[serde(default)]
-    pub overlap: Overlap,
-    #[serde(default = "default_dropout")]
-    pub dropout: f64,
-    #[serde(default = "default_window")]
-    pub max_subwords: usize,
     #[serde(default)]
     pub device: DeviceChoice,
     #[serde(default)]
@@ -109,6 +110,61 @@ pub struct ModelConfig {
     #[serde(default)]
     pub negative_sampling: Option<f64>,
 }
+
+/// `[model]` as written: both halves, and whatever key neither knows (an error).
+#[derive(Deserialize)]
+struct RawModelConfig {
+    #[serde(flatten)]
+    training: ModelTraining,
+    #[serde(flatten)]
+    net: SpanNerConfig,
+    #[serde(flatten)]
+    unknown: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+impl TryFrom<RawModelConfig> for ModelConfig {
+    type Error = String;
+
+    fn try_from(raw: RawModelConfig) -> Result<Self, String> {
+        if let Some(key) = raw.unknown.keys().next() {
+            return Err(format!(
+                "unknown field `{key}` in [model], expected one of {}",
+                MODEL_KEYS.join(", ")
+            ));
+        }
+        if !raw.net.labels.is_empty() {
+            return Err(
+                "model.labels: the entity types come from the training data, not the pipeline"
+                    .into(),
+            );
+        }
+        Ok(ModelConfig {
+            training: raw.training,
+            net: raw.net,
+        })
+    }
+}
+
+/// The keys `[model]` takes, for the unknown-key message (checked against both halves by a
+/// test).
+const MODEL_KEYS: &[&str] = &[
+    "encoder",
+    "baseline",
+    "device",
+    "precision",
+    "negative_sampling",
+    "max_span_len",
+    "pooling",
+    "overlap",
+    "multi_label_threshold",
+    "gcn",
+    "coattention",
+    "multitask",
+    "dropout",
+    "max_subwords",
+    "boundary_threshold",
+    "entity_threshold",
+];
 
 impl Default for ModelConfig {
     fn default() -> Self {
@@ -121,17 +177,7 @@ impl ModelConfig {
     pub fn span_config(&self, labels: Vec<String>) -> SpanNerConfig {
         SpanNerConfig {
             labels,
-            max_span_len: self.max_span_len,
-            pooling: self.pooling,
-            overlap: self.overlap,
-            multi_label_threshold: None,
-            gcn: self.gcn,
-            coattention: self.coattention,
-            multitask: self.multitask,
-            dropout: self.dropout,
-            max_subwords: self.max_subwords,
-            boundary_threshold: crate::model::BOUNDARY_THRESHOLD,
-            entity_threshold: crate::model::ENTITY_THRESHOLD,
+            ..self.net.clone()
         }
     }
 }
@@ -198,10 +244,22 @@ pub struct OutputConfig {
 }
 
 impl TrainConfig {
+    /// The pipeline as a model directory's training record stores it: its `model` holds only
+    /// the training half ([`ModelTraining`]), since the network's settings are stored once,
+    /// as the directory's own `model` (`bioner.json`).
+    pub fn record(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("serialisable");
+        v["model"] = serde_json::to_value(&self.model.training).expect("serialisable");
+        v
+    }
+
     /// Reads a pipeline file, with `overrides` (`section.key=value`, the value in TOML
     /// syntax, a bare word taken as a string) applied on top; unknown keys are errors that
     /// name the key.
-    pub fn from_file(path: &Path, overrides: &[String]) -> Result<TrainConfig, String> {
+    pub fn from_file(
+        path: &Path,
+        overrides: &[String],
+    ) -> Result<TrainConfig, crate::config::ConfigError> {
         crate::config::load_toml(path, overrides)
     }
 }
@@ -211,15 +269,6 @@ fn default_encoder() -> PathBuf {
 }
 fn yes() -> bool {
     true
-}
-fn default_max_span() -> usize {
-    10
-}
-fn default_dropout() -> f64 {
-    0.1
-}
-fn default_window() -> usize {
-    512
 }
 fn default_epochs() -> usize {
     3
@@ -261,7 +310,7 @@ mod tests {
         let c: TrainConfig =
             toml::from_str("[data]\ntrain = \"a\"\ndev = \"b\"\n[output]\ndir = \"m\"\n").unwrap();
         assert_eq!(c.optim.epochs, 3);
-        assert!(c.model.gcn && c.model.multitask && c.model.baseline.is_none());
+        assert!(c.model.net.gcn && c.model.net.multitask && c.model.training.baseline.is_none());
         let err = toml::from_str::<TrainConfig>(
             "[data]\ntrain = \"a\"\ndev = \"b\"\n[optim]\nepoch = 3\n[output]\ndir = \"m\"\n",
         )
@@ -272,7 +321,7 @@ mod tests {
             "[data]\ntrain = \"a\"\ndev = \"b\"\n[model]\nbaseline = \"bert_crf\"\n[output]\ndir = \"m\"\n",
         )
         .unwrap();
-        assert_eq!(c.model.baseline, Some(BaselineKind::BertCrf));
+        assert_eq!(c.model.training.baseline, Some(BaselineKind::BertCrf));
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.toml");
@@ -288,11 +337,60 @@ mod tests {
             "optim.encoder_lr=3e-5".into(),
         ];
         let c = TrainConfig::from_file(&path, &sets).unwrap();
-        assert!(!c.model.gcn);
+        assert!(!c.model.net.gcn);
         assert_eq!(c.output.dir, PathBuf::from("models/x"));
         assert_eq!(c.data.augmented, vec![PathBuf::from("d")]);
         assert_eq!(c.optim.encoder_lr, 3e-5);
         let err = TrainConfig::from_file(&path, &["model.gnc=false".into()]).unwrap_err();
-        assert!(err.contains("gnc"), "{err}");
+        assert!(err.to_string().contains("gnc"), "{err}");
+    }
+
+    fn model_section(body: &str) -> Result<ModelConfig, String> {
+        let text =
+            format!("[data]\ntrain = \"a\"\ndev = \"b\"\n[model]\n{body}[output]\ndir = \"m\"\n");
+        toml::from_str::<TrainConfig>(&text)
+            .map(|c| c.model)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn one_model_section_two_halves() {
+        // Training-only and network settings side by side, each landing in its half.
+        let m = model_section(
+            "encoder = \"enc\"\nnegative_sampling = 0.35\ngcn = false\nmax_span_len = 8\n\
+             entity_threshold = 0.4\n",
+        )
+        .unwrap();
+        assert_eq!(m.training.encoder, PathBuf::from("enc"));
+        assert_eq!(m.training.negative_sampling, Some(0.35));
+        assert!(!m.net.gcn);
+        assert_eq!(m.net.max_span_len, 8);
+        let span = m.span_config(vec!["Chemical".into()]);
+        assert_eq!(span.labels, vec!["Chemical".to_string()]);
+        assert_eq!((span.max_span_len, span.entity_threshold), (8, 0.4));
+        // A key neither half knows is an error naming it and listing the keys.
+        let err = model_section("gnc = false\n").unwrap_err();
+        assert!(
+            err.contains("unknown field `gnc`") && err.contains("max_span_len"),
+            "{err}"
+        );
+        // Labels come from the data.
+        let err = model_section("labels = [\"X\"]\n").unwrap_err();
+        assert!(err.contains("model.labels"), "{err}");
+        // The listed keys are exactly the two halves' (labels aside).
+        let value = serde_json::to_value(ModelConfig::default()).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        let mut listed = MODEL_KEYS.to_vec();
+        keys.sort();
+        listed.sort();
+        assert_eq!(keys, listed);
+        // A round trip through JSON (checkpoints, the training record) is the identity.
+        let back: ModelConfig = serde_json::from_value(value).unwrap();
+        assert_eq!(back, ModelConfig::default());
     }
 }

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use tch::nn;
 use tokenizers::Tokenizer;
 
-use crate::augment::{Rng, read_shards};
+use crate::augment::read_shards;
 use crate::corpus::{
     CharIndex, CorpusError, LabelledSentence, Location, read_documents, read_labelled,
     read_sentences,
@@ -30,11 +30,11 @@ use crate::corpus::{
 use crate::document::{Mention, Sentence};
 use crate::encoder::{Encoder, HfModelDir, ModelDirError, SubwordError};
 use crate::eval::{Report, Scorer, TypedSpan};
-use crate::model::{DeviceError, ModelError, NerModel, Prepared, SpanPrediction};
+use crate::model::{DeviceError, InferenceOptions, ModelError, NerModel, Prepared, SpanPrediction};
 use crate::parse::chain_tree;
 
 pub use checkpoint::{CheckpointError, RunState};
-pub use config::{DataConfig, ModelConfig, OptimConfig, OutputConfig, TrainConfig};
+pub use config::{DataConfig, ModelConfig, ModelTraining, OptimConfig, OutputConfig, TrainConfig};
 pub use optim::{AdamW, Group, OptimError};
 pub use plot::curves_svg;
 pub use tune::{BOUNDARY_GRID, Tuned, entity_grid, save_thresholds, tune_thresholds};
@@ -408,15 +408,17 @@ pub struct TrainOptions {
 /// windows of 50 batches (little padding), cut into batches, and the batches shuffled. A resumed run
 /// recomputes it instead of storing it.
 fn epoch_batches(examples: &[Example], batch: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
-    let mut rng = Rng::new(seed ^ 0x5EED ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    use rand::{SeedableRng, seq::SliceRandom};
+    let seed = seed ^ 0x5EED ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..examples.len()).collect();
-    rng.shuffle(&mut order);
+    order.shuffle(&mut rng);
     let batch = batch.max(1);
     for w in order.chunks_mut(batch * 50) {
         w.sort_by_key(|&i| examples[i].prepared.subwords());
     }
     let mut batches: Vec<Vec<usize>> = order.chunks(batch).map(<[usize]>::to_vec).collect();
-    rng.shuffle(&mut batches);
+    batches.shuffle(&mut rng);
     batches
 }
 
@@ -547,20 +549,20 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         )));
     }
 
-    let device = config.model.device.resolve()?;
-    let hf = HfModelDir::open(&config.model.encoder)?;
+    let device = config.model.training.device.resolve()?;
+    let hf = HfModelDir::open(&config.model.training.encoder)?;
     let tokenizer = hf.tokenizer()?;
     let mut vs = nn::VarStore::new(device);
     let encoder = Encoder::new(hf.config(), vs.root());
     let model = NerModel::new(
         config.model.span_config(labels.clone()),
-        config.model.baseline,
+        config.model.training.baseline,
         encoder,
         &tokenizer,
         vs.root(),
     )?;
     Encoder::copy_pretrained(&hf, &vs, "")?;
-    let autocast = config.model.precision.apply(&mut vs, device)?;
+    let autocast = config.model.training.precision.apply(&mut vs, device)?;
     model.encoder().set_mixed_bf16(autocast);
 
     let (examples, _) = prepare(&model, &tokenizer, &train_set)?;
@@ -578,10 +580,11 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     let pipeline = resumable_pipeline(config);
     let mut state = match previous {
         Some((dir, state)) => {
-            // Read through today's schema, so settings added to bioner since the checkpoint
-            // was written take their defaults instead of counting as changes.
+            // Read through today's schema and today's normalisation, so settings added to
+            // bioner since the checkpoint was written take their defaults, and settings that
+            // may change between runs are ignored, instead of counting as changes.
             let recorded = serde_json::from_value::<TrainConfig>(state.pipeline.clone())
-                .map(|c| serde_json::to_value(c).expect("serialisable"))
+                .map(|c| resumable_pipeline(&c))
                 .unwrap_or_else(|_| state.pipeline.clone());
             if let Some(diff) = first_difference(&recorded, &pipeline, "") {
                 return Err(TrainError::Config(format!(
@@ -630,7 +633,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     println!(
         "training {} on {} sentences ({} original + {} augmented), dev {}; labels {:?}; \
          up to {} epochs (patience {}) × {} batches of {}; {} thread(s) on {:?}{}",
-        match config.model.baseline {
+        match config.model.training.baseline {
             Some(b) => format!("{b:?}"),
             None => "the span model".into(),
         },
@@ -673,7 +676,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
             let prepared: Vec<&Prepared> = batch.iter().map(|&i| &examples[i].prepared).collect();
             let gold: Vec<Vec<(usize, usize, usize)>> =
                 batch.iter().map(|&i| examples[i].gold.clone()).collect();
-            let loss = model.loss_batch(&prepared, &gold, config.model.negative_sampling);
+            let loss = model.loss_batch(&prepared, &gold, config.model.training.negative_sampling);
             opt.zero_grad();
             loss.backward();
             opt.clip_grad_norm(opt_cfg.clip);
@@ -780,7 +783,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         if improved {
             state.best = Some((f1, epoch));
             let training = serde_json::json!({
-                "pipeline": config,
+                "pipeline": config.record(),
                 "best_epoch": epoch,
                 "epochs": state.records,
                 "data_sha256": hashes,
@@ -836,7 +839,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     checkpoint::remove_others(out_dir, None)?;
     let best_epoch = state.best.map(|b| b.1).unwrap_or(0);
     let tuned = if opt_cfg.tune_thresholds && state.best.is_some() {
-        let loaded = NerModel::load(out_dir, device)?;
+        let loaded = NerModel::load_for_inference(out_dir, &InferenceOptions::on(device))?;
         let tuned = tune_thresholds(&loaded.model, &loaded.tokenizer, &dev_set, 64)?;
         if let Some(t) = &tuned {
             save_thresholds(out_dir, t)?;
@@ -851,7 +854,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     };
     let test = match &config.data.test {
         Some(test_dir) => {
-            let loaded = NerModel::load(out_dir, device)?;
+            let loaded = NerModel::load_for_inference(out_dir, &InferenceOptions::on(device))?;
             let test_set = read_split(test_dir, None)?;
             let (report, _) = evaluate(&loaded.model, &loaded.tokenizer, &test_set, 64)?;
             let path = out_dir.join("test.json");

@@ -1,6 +1,12 @@
 //! Helpers shared by the integration tests: the project's paths, a real Kafka-protocol broker
-//! (tansu) and the venv's Python for independent Parquet readers.
+//! (tansu), the venv's Python for independent Parquet readers, the NER fixture model,
+//! [`messages`] (Kafka messages validated against schemas/*.schema.json, topics read back with
+//! rdkafka) and [`tables`] (Parquet output read with the `parquet` crate, compared with the
+//! table docs in schemas/*.md).
 #![allow(dead_code)]
+
+pub mod messages;
+pub mod tables;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -310,9 +316,10 @@ pub fn mini_parser(dir: &std::path::Path) -> PathBuf {
     model
 }
 
-/// A model trained on the fixture corpus and the parser it uses, made once per test binary.
+/// A model trained on the fixture corpus and the parser it uses, made once per test binary
+/// (or reused from `BIONER_TEST_FIXTURE_DIR`, see [`ner_fixture`]).
 pub struct Fixture {
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     pub model: PathBuf,
     pub parser: PathBuf,
 }
@@ -344,31 +351,60 @@ pub fn parsed_corpus(root: &std::path::Path, splits: &[&str]) -> (PathBuf, PathB
     (corpora, parser)
 }
 
+/// Trains the NER fixture under `root`: the mini parser, the BC5CDR fixture's train split
+/// parsed with it, and a model trained on it; returns (model directory, parser).
+fn train_ner_fixture(root: &std::path::Path) -> (PathBuf, PathBuf) {
+    let (corpora, parser) = parsed_corpus(root, &["train"]);
+    let train = corpora.join("bc5cdr/train");
+    let model = root.join("model");
+    let pipeline = root.join("train.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[data]\ntrain = \"{t}\"\ndev = \"{t}\"\nexclude_dev_documents = false\n\
+             [model]\nencoder = \"{e}\"\noverlap = \"flat\"\n\
+             [optim]\nepochs = 30\nbatch_sentences = 2\nencoder_lr = 1e-4\nhead_lr = 3e-3\n\
+             warmup = 0.0\npatience = 30\nthreads = 2\ncheckpoint = false\n[output]\ndir = \"{o}\"\n",
+            t = train.display(),
+            e = project_root().join("models/all-MiniLM-L6-v2").display(),
+            o = model.display()
+        ),
+    )
+    .unwrap();
+    bioner_ok(&["train", pipeline.to_str().unwrap()]);
+    (model, parser)
+}
+
+/// The NER fixture: a model trained on the fixture corpus (minutes on 2 cores) and its
+/// parser, made once per test binary in a temporary directory. With
+/// `BIONER_TEST_FIXTURE_DIR=DIR` (opt-in, for iterating on tests) it is made once into `DIR`
+/// and reused by later test binaries and runs; delete `DIR` after a change to the model or
+/// parser format or to training.
 pub fn ner_fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let (corpora, parser) = parsed_corpus(root, &["train"]);
-        let train = corpora.join("bc5cdr/train");
-        let model = root.join("model");
-        let pipeline = root.join("train.toml");
-        std::fs::write(
-            &pipeline,
-            format!(
-                "[data]\ntrain = \"{t}\"\ndev = \"{t}\"\nexclude_dev_documents = false\n\
-                 [model]\nencoder = \"{e}\"\noverlap = \"flat\"\n\
-                 [optim]\nepochs = 30\nbatch_sentences = 2\nencoder_lr = 1e-4\nhead_lr = 3e-3\n\
-                 warmup = 0.0\npatience = 30\nthreads = 2\ncheckpoint = false\n[output]\ndir = \"{o}\"\n",
-                t = train.display(),
-                e = project_root().join("models/all-MiniLM-L6-v2").display(),
-                o = model.display()
-            ),
-        )
-        .unwrap();
-        bioner_ok(&["train", pipeline.to_str().unwrap()]);
+        let cache = std::env::var_os("BIONER_TEST_FIXTURE_DIR").filter(|d| !d.is_empty());
+        let Some(cache) = cache.map(PathBuf::from) else {
+            let dir = tempfile::tempdir().unwrap();
+            let (model, parser) = train_ner_fixture(dir.path());
+            return Fixture {
+                _dir: Some(dir),
+                model,
+                parser,
+            };
+        };
+        let (model, parser) = (cache.join("model"), cache.join("mini.bnrdep"));
+        if !(model.join("bioner.json").is_file() && parser.is_file()) {
+            std::fs::create_dir_all(&cache).unwrap();
+            let work = tempfile::tempdir_in(&cache).unwrap();
+            let (m, p) = train_ner_fixture(work.path());
+            // Renamed into place; a test binary that trained at the same time may have won.
+            let _ = std::fs::rename(&p, &parser);
+            let _ = std::fs::rename(&m, &model);
+        }
+        assert!(model.join("bioner.json").is_file() && parser.is_file());
         Fixture {
-            _dir: dir,
+            _dir: None,
             model,
             parser,
         }

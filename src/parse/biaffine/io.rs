@@ -7,14 +7,49 @@ use super::features::Vocab;
 use super::{BiaffineConfig, BiaffineParser};
 use crate::parse::binio::{Reader, put_str, put_strings};
 
+/// What is wrong with the neural parser's part of a model file (the caller names the file).
+#[derive(Debug, thiserror::Error)]
+pub(in crate::parse) enum NeuralFormatError {
+    #[error("truncated neural parser")]
+    Truncated,
+    #[error("neural parser config: {0}")]
+    Config(#[source] serde_json::Error),
+    #[error(
+        "neural parser expects {parser_tags} tags and {parser_labels} labels, the file lists \
+         {tags} and {labels}"
+    )]
+    Sizes {
+        parser_tags: usize,
+        parser_labels: usize,
+        tags: usize,
+        labels: usize,
+    },
+    #[error("{found} weight tensors, the network has {expected}")]
+    TensorCount { found: usize, expected: usize },
+    #[error("unexpected weight tensor {0:?}")]
+    UnexpectedTensor(String),
+    #[error("weight {name:?} has shape {found:?}, the network expects {expected:?}")]
+    Shape {
+        name: String,
+        found: Vec<i64>,
+        expected: Vec<i64>,
+    },
+}
+
 impl BiaffineParser {
     /// Checks that the parser was trained with `tags` tags and `labels` labels.
-    pub(in crate::parse) fn check_sizes(&self, tags: usize, labels: usize) -> Result<(), String> {
+    pub(in crate::parse) fn check_sizes(
+        &self,
+        tags: usize,
+        labels: usize,
+    ) -> Result<(), NeuralFormatError> {
         if (self.tags, self.labels) != (tags, labels) {
-            return Err(format!(
-                "neural parser expects {} tags and {} labels, the file lists {tags} and {labels}",
-                self.tags, self.labels
-            ));
+            return Err(NeuralFormatError::Sizes {
+                parser_tags: self.tags,
+                parser_labels: self.labels,
+                tags,
+                labels,
+            });
         }
         Ok(())
     }
@@ -50,10 +85,10 @@ impl BiaffineParser {
     }
 
     /// Reads what [`write`](Self::write) wrote; `Err` names what is wrong.
-    pub(in crate::parse) fn read(r: &mut Reader<'_>) -> Result<BiaffineParser, String> {
-        let truncated = || "truncated neural parser".to_string();
+    pub(in crate::parse) fn read(r: &mut Reader<'_>) -> Result<BiaffineParser, NeuralFormatError> {
+        let truncated = || NeuralFormatError::Truncated;
         let config: BiaffineConfig = serde_json::from_str(&r.string().ok_or_else(truncated)?)
-            .map_err(|e| format!("neural parser config: {e}"))?;
+            .map_err(NeuralFormatError::Config)?;
         let mut vocab = || r.strings().map(Vocab::from_items).ok_or_else(truncated);
         let (words, prefixes, suffixes) = (vocab()?, vocab()?, vocab()?);
         let tags = r.u32().ok_or_else(truncated)? as usize;
@@ -62,10 +97,10 @@ impl BiaffineParser {
         let mut vars = parser.vs.variables();
         let count = r.u32().ok_or_else(truncated)? as usize;
         if count != vars.len() {
-            return Err(format!(
-                "{count} weight tensors, the network has {}",
-                vars.len()
-            ));
+            return Err(NeuralFormatError::TensorCount {
+                found: count,
+                expected: vars.len(),
+            });
         }
         for _ in 0..count {
             let name = r.string().ok_or_else(truncated)?;
@@ -84,12 +119,13 @@ impl BiaffineParser {
                 .collect();
             let mut var = vars
                 .remove(&name)
-                .ok_or_else(|| format!("unexpected weight tensor {name:?}"))?;
+                .ok_or_else(|| NeuralFormatError::UnexpectedTensor(name.clone()))?;
             if var.size() != dims {
-                return Err(format!(
-                    "weight {name:?} has shape {dims:?}, the network expects {:?}",
-                    var.size()
-                ));
+                return Err(NeuralFormatError::Shape {
+                    name,
+                    found: dims,
+                    expected: var.size(),
+                });
             }
             tch::no_grad(|| var.copy_(&Tensor::from_slice(&values).view(dims.as_slice())));
         }

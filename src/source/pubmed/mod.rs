@@ -83,12 +83,12 @@ impl Kind {
 
 /// The index of the first `byte` in `hay`.
 fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
-    hay.iter().position(|&b| b == byte)
+    memchr::memchr(byte, hay)
 }
 
 /// The index of the first occurrence of `needle` in `hay`.
 fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// The start of `raw` as text, at most `max_bytes` of it.

@@ -89,7 +89,7 @@ pub(super) fn records_of(
             document,
             origin: origin.clone(),
         },
-        Err(reason) => reject(reason, Some(id)),
+        Err(reason) => reject(reason.to_string(), Some(id)),
     });
 }
 
@@ -151,7 +151,7 @@ impl Field {
             [BookDocument, Book, BookTitle] => Field::BookTitle,
             [MedlineCitation, Article, Abstract, AbstractText]
             | [BookDocument, Abstract, AbstractText] => Field::AbstractText {
-                label: attr(e, "Label")?,
+                label: attr(e, "Label").map_err(|e| e.to_string())?,
             },
             _ => return Ok(None),
         }))
@@ -270,7 +270,7 @@ fn parse_record(kind: Kind, text: &str) -> Result<Fields, RecordError> {
                 };
                 // Outside fields this only checks entity references.
                 if current.is_some() || matches!(other, Event::GeneralRef(_)) {
-                    push_text(other, out).map_err(bad)?;
+                    push_text(other, out).map_err(|e| bad(e.to_string()))?;
                 }
             }
         }

@@ -30,6 +30,21 @@ struct ManifestFile {
     inputs: BTreeMap<String, Finished>,
 }
 
+/// A manifest that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("manifest {path}: not a bioner manifest: {error}")]
+    Invalid {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    #[error("manifest {path}: {error}")]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
 #[derive(Debug)]
 pub struct Manifest {
     path: PathBuf,
@@ -38,15 +53,22 @@ pub struct Manifest {
 
 impl Manifest {
     /// Reads the manifest at `path` (an empty one when the file does not exist yet).
-    pub fn open(path: &Path) -> Result<Manifest, String> {
+    pub fn open(path: &Path) -> Result<Manifest, ManifestError> {
         let file = match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| format!("{}: not a bioner manifest: {e}", path.display()))?,
+            Ok(text) => serde_json::from_str(&text).map_err(|error| ManifestError::Invalid {
+                path: path.to_path_buf(),
+                error,
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => ManifestFile {
                 version: 1,
                 ..Default::default()
             },
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(error) => {
+                return Err(ManifestError::Io {
+                    path: path.to_path_buf(),
+                    error,
+                });
+            }
         };
         Ok(Manifest {
             path: path.to_path_buf(),
@@ -69,13 +91,17 @@ impl Manifest {
     }
 
     /// Records `stamp` as finished and writes the manifest durably.
-    pub fn finish(&mut self, stamp: &FileStamp, finished: Finished) -> Result<(), String> {
+    pub fn finish(&mut self, stamp: &FileStamp, finished: Finished) -> Result<(), ManifestError> {
         self.file
             .inputs
             .insert(stamp.path.display().to_string(), finished);
         let text = serde_json::to_string_pretty(&self.file).expect("serialisable");
-        crate::fsutil::write_bytes_atomically(&self.path, text.as_bytes())
-            .map_err(|e| format!("{}: {e}", self.path.display()))
+        crate::fsutil::write_bytes_atomically(&self.path, text.as_bytes()).map_err(|error| {
+            ManifestError::Io {
+                path: self.path.clone(),
+                error,
+            }
+        })
     }
 }
 
@@ -114,6 +140,7 @@ mod tests {
         assert!(
             Manifest::open(&path)
                 .unwrap_err()
+                .to_string()
                 .contains("not a bioner manifest")
         );
     }

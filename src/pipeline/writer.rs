@@ -1,0 +1,106 @@
+//! The writer stage: collects each unit's results; when a unit is complete, writes it to every
+//! sink and then hands it back to its source to commit.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use super::metrics::MetricsFile;
+use super::stages::Finished;
+use super::{PipelineError, RunSummary};
+use crate::document::{Chunk, Stamp, UnitOutput};
+use crate::sink::Sink;
+use crate::source::{CommitReport, Source};
+
+/// Who watches the writer's progress: the progress bar and the metrics file.
+pub(super) struct Observers<'a> {
+    pub progress: &'a indicatif::ProgressBar,
+    pub metrics: Option<&'a mut MetricsFile>,
+}
+
+/// Writes and commits units until the model stage closes its channel, then lets the source
+/// finish its commits.
+pub(super) fn write_units(
+    rx: Receiver<Chunk<Finished>>,
+    sinks: &mut [Box<dyn Sink>],
+    source: &dyn Source,
+    stamp: &Stamp,
+    summary: &mut RunSummary,
+    observers: Observers<'_>,
+) -> Result<(), PipelineError> {
+    let Observers {
+        progress,
+        mut metrics,
+    } = observers;
+    let mut open: BTreeMap<u64, UnitOutput> = BTreeMap::new();
+    loop {
+        let c = match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(c) => c,
+            Err(RecvTimeoutError::Timeout) => {
+                // Quiet: retry commits that failed (a broker restarting).
+                add_report(summary, source.retry());
+                if let Some(m) = metrics.as_deref_mut().filter(|m| m.due(false)) {
+                    m.write(summary, &source.lag(), true);
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let out = open.entry(c.unit).or_insert_with(|| UnitOutput {
+            name: String::new(),
+            source_meta: Vec::new(),
+            docs: Vec::new(),
+            rejects: Vec::new(),
+        });
+        for item in c.items {
+            match item {
+                Finished::Doc(d) => {
+                    progress.inc(1);
+                    out.docs.push(d);
+                }
+                Finished::Reject(r) => out.rejects.push(r),
+            }
+        }
+        let Some(unit) = c.end else { continue };
+        let mut out = open.remove(&c.unit).expect("unit collected above");
+        out.name = unit.name.clone();
+        out.source_meta = unit.source_meta.clone();
+        if let Some(reason) = &unit.failed {
+            summary
+                .failed_inputs
+                .push((unit.source_meta[0].1.clone(), reason.clone()));
+            continue;
+        }
+        let t = Instant::now();
+        for sink in sinks.iter_mut() {
+            sink.write(&out, stamp)?;
+        }
+        *summary.stage_seconds.entry("sinks".into()).or_default() += t.elapsed().as_secs_f64();
+        add_report(summary, source.commit(&unit, &out, stamp)?);
+        summary.add(&out);
+        if let Some(m) = metrics.as_deref_mut() {
+            m.committed();
+            if m.due(true) {
+                m.write(summary, &source.lag(), true);
+            }
+        }
+        progress.set_message(format!(
+            "{} entities, {} rejects, {} units",
+            summary.entity_total(),
+            summary.rejects,
+            summary.units
+        ));
+    }
+    let (report, uncommitted) = source.finish();
+    add_report(summary, report);
+    summary.uncommitted = uncommitted;
+    if let Some(m) = metrics {
+        m.write(summary, &source.lag(), false);
+    }
+    Ok(())
+}
+
+fn add_report(summary: &mut RunSummary, report: CommitReport) {
+    summary.units_revoked += report.revoked;
+    summary.commit_failures += report.failures;
+}
