@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use bioner::model::{DeviceChoice, InferenceOptions, NerModel};
 use bioner::train::{
-    TrainConfig, TrainOptions, read_split, save_thresholds, train, tune_thresholds,
+    TrainConfig, TrainError, TrainOptions, read_split, save_thresholds, train, tune_thresholds,
 };
 
 #[derive(clap::Args, Debug)]
@@ -29,6 +29,10 @@ pub struct TrainArgs {
     pub restart: bool,
 }
 
+/// Exit status of a training run stopped by SIGTERM/SIGINT with a checkpoint
+/// (`bioner train … --resume` continues it).
+pub const STOPPED_STATUS: i32 = 130;
+
 pub fn run(a: TrainArgs) -> Result<()> {
     let config = TrainConfig::from_file(&a.pipeline, &a.overrides)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -42,8 +46,18 @@ pub fn run(a: TrainArgs) -> Result<()> {
         restart: a.restart,
         stop: Some(stop),
     };
-    let outcome =
-        train(&config, &options).with_context(|| format!("training {}", a.pipeline.display()))?;
+    let outcome = match train(&config, &options) {
+        Ok(outcome) => outcome,
+        // Stopped on request with a checkpoint: not a failure, but not finished either, so
+        // a scheduler sees a non-zero status (130, as for an interrupted command).
+        Err(stopped @ TrainError::Stopped { .. }) => {
+            eprintln!("{}: {stopped}", a.pipeline.display());
+            std::process::exit(STOPPED_STATUS);
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("training {}", a.pipeline.display()));
+        }
+    };
     let best = &outcome.epochs[outcome.best_epoch.saturating_sub(1)];
     println!(
         "best epoch {} (dev F1 {:.2}); model directory {} (metrics.jsonl, curves.svg{}); {:.0}s in all",
