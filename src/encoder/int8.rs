@@ -53,7 +53,7 @@ fn message(buf: &[c_char]) -> String {
 }
 
 impl Int8Linear {
-    /// Packs `weight` [out, in] and `bias` [out] (CPU, float).
+    /// Packs `weight` `[out, in]` and `bias` `[out]` (CPU, float).
     pub fn pack(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self, Int8Error> {
         let mut err = [0 as c_char; 512];
         // SAFETY: the pointers are live tch tensors; the shim copies what it keeps.

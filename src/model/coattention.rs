@@ -32,8 +32,8 @@ impl CoAttention {
     }
 
     /// `h`: [n, d] word states and `g`: [n, d] GCN states of several sentences concatenated,
-    /// `sentence`: [n] the sentence index of each word, `lengths`: [sentences] the words of each
-    /// sentence (consecutive in `h`), `e`: [k, d] label states.
+    /// `sentence`: `[n]` the sentence index of each word, `lengths`: `[sentences]` the words
+    /// of each sentence (consecutive in `h`), `e`: [k, d] label states.
     /// Returns (H_l^t, H_t^l), both [n, d]. Column normalisation (over the words of a sentence)
     /// runs per sentence, so a batch gives each sentence what it would get alone.
     pub fn forward(

@@ -7,7 +7,7 @@ use tch::{Kind, Tensor};
 
 #[derive(Debug)]
 pub struct Crf {
-    /// transitions[i][j]: score of tag i followed by tag j.
+    /// `transitions[i][j]`: score of tag i followed by tag j.
     pub transitions: Tensor,
     pub start: Tensor,
     pub end: Tensor,

@@ -100,7 +100,7 @@ pub enum Precision {
     /// bfloat16 weights (CUDA only): about half the memory and faster matmuls on recent GPUs.
     Bf16,
     /// Mixed precision: float32 weights, gradients and optimiser state, matrix products in
-    /// bf16 under autocast ([`crate::model::Autocast`]); CPU (AVX-512 BF16) and CUDA. For
+    /// bf16 under autocast ([`crate::encoder::Autocast`]); CPU (AVX-512 BF16) and CUDA. For
     /// training.
     MixedBf16,
 }
