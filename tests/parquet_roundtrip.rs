@@ -10,7 +10,6 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use common::tables::{self, Cell, ParquetFile};
@@ -179,16 +178,10 @@ fn run_output() -> &'static RunOutput {
             ),
         )
         .unwrap();
-        let run = Command::new(env!("CARGO_BIN_EXE_bioner"))
-            .arg("run")
-            .arg(&pipeline)
-            .args(["--json", "--quiet"])
-            .output()
-            .expect("run bioner");
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        assert!(run.status.success(), "bioner run failed: {stderr}");
-        let summary: Value = serde_json::from_slice(&run.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&run.stdout)));
+        let run = common::bioner_run_ok(&pipeline, &[]);
+        let rejects = run.summary["rejects"].as_u64().unwrap();
+        common::assert_clean_log(&run.stderr, rejects);
+        let summary = run.summary;
         RunOutput {
             _tmp: tmp,
             inputs,

@@ -8,7 +8,6 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -66,18 +65,10 @@ fn pipeline(dir: &Path, source: &str, out: &Path, extra: &str) -> PathBuf {
     p
 }
 
-/// Runs `bioner run PIPELINE --json ARGS`: (success, the JSON summary, stderr).
+/// Runs `bioner run PIPELINE --json --quiet ARGS`: (success, the JSON summary, stderr).
 fn run(pipeline: &Path, args: &[&str]) -> (bool, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_bioner"))
-        .arg("run")
-        .arg(pipeline)
-        .args(["--json", "--quiet"])
-        .args(args)
-        .output()
-        .expect("run bioner");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.success(), summary, stderr)
+    let r = common::bioner_run(pipeline, args);
+    (r.ok, r.summary, r.stderr)
 }
 
 /// Checks the three tables of `out` with DuckDB and pyarrow against `docs` (id → [title,
@@ -151,6 +142,7 @@ fn pubmed_xml_to_entity_tables_with_rejects_deletions_manifest_and_force() {
         .sum();
     assert!(total >= 3, "the fixture model finds entities: {s}");
     assert!(err.contains("rejected records: 2"), "{err}");
+    common::assert_clean_log(&err, 2);
 
     let seen = read_back(&out, &docs_json());
     assert_eq!(seen["entities"], total, "{seen}");
@@ -439,4 +431,63 @@ fn kafka_documents_in_entity_messages_out_offsets_committed() {
         (json!(0), json!(0)),
         "{again}"
     );
+}
+
+/// `--log-format json`: every stderr line is one JSON object with timestamp, level, target,
+/// message and the summary's run id; each rejected record is a WARN event naming its input,
+/// record and reason; the last event carries the summary's counts.
+#[test]
+fn json_logs_are_one_object_per_line_with_the_run_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    write_xml(&inputs.join("update0001.xml.gz"));
+    let out = tmp.path().join("out");
+    let p = pipeline(
+        tmp.path(),
+        &format!(
+            "[source]\nkind = \"pubmed_xml\"\npaths = [\"{}/*.xml.gz\"]",
+            inputs.display()
+        ),
+        &out,
+        "",
+    );
+    let r = common::bioner_run_ok(&p, &["--log-format", "json"]);
+    let run_id = r.summary["run_id"].as_str().unwrap();
+    assert!(!r.stderr.contains('\x1b'), "{}", r.stderr);
+    let events: Vec<Value> = r
+        .stderr
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object ({e}): {l}"))
+        })
+        .collect();
+    for e in &events {
+        for key in ["timestamp", "level", "target", "message"] {
+            assert!(e[key].is_string(), "{key} in {e}");
+        }
+        assert_eq!(e["run_id"], run_id, "{e}");
+    }
+    let rejected: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["message"] == "record rejected (kept in the rejects table)")
+        .collect();
+    assert_eq!(rejected.len(), 2, "{}", r.stderr);
+    for e in &rejected {
+        assert_eq!(e["level"], "WARN", "{e}");
+        assert!(
+            e["input"].as_str().unwrap().contains("update0001.xml.gz"),
+            "{e}"
+        );
+        assert!(!e["reason"].as_str().unwrap().is_empty(), "{e}");
+    }
+    assert!(
+        rejected.iter().any(|e| e["record"] == "2010"),
+        "{}",
+        r.stderr
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["message"], "run finished", "{last}");
+    assert_eq!(last["documents"], 3, "{last}");
+    assert_eq!(last["rejects"], 2, "{last}");
 }

@@ -3,9 +3,11 @@
 //! dispatches. Below: helpers several commands share.
 
 pub mod augment;
+pub mod encoder;
 pub mod eval;
 pub mod import;
 pub mod info;
+pub mod logging;
 pub mod pack;
 pub mod parse;
 pub mod parser;
@@ -55,7 +57,7 @@ pub fn stop_on_signals(stop: Arc<AtomicBool>, what: &'static str) {
         if received.next().is_none() {
             return;
         }
-        eprintln!("{what} (signal again to abort)");
+        tracing::info!("{what} (signal again to abort)");
         stop.store(true, Ordering::Relaxed);
         if received.next().is_some() {
             std::process::exit(130);

@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use bioner::parse::{BiaffineTraining, DependencyModel, TrainOptions, evaluate, read_conllu};
+use bioner::parse::{
+    BiaffineTraining, DependencyModel, TrainOptions, evaluate, read_conllu, write_conllu,
+};
 
 /// Where `bioner parser train` writes the model by default.
 pub const DEFAULT_PARSER_MODEL: &str = "models/parser/craft.bnrdep";
@@ -16,6 +18,22 @@ pub enum ParserCommand {
     Train(ParserTrainArgs),
     /// Attachment scores on CRAFT test and GENIA dev (gold tokens), and speed on 1 and 2 threads.
     Eval(ParserEvalArgs),
+    /// Tag and parse the gold tokens of a CoNLL-U file and write the predicted XPOS, heads and
+    /// labels as CoNLL-U (for scores the `eval` command does not compute, e.g. the Chinese
+    /// parser's word-level attachment: benches/zh_parser_eval.py).
+    Predict(ParserPredictArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ParserPredictArgs {
+    #[arg(long, default_value = DEFAULT_PARSER_MODEL)]
+    pub model: PathBuf,
+    /// CoNLL-U file whose tokens are parsed.
+    #[arg(long)]
+    pub conllu: PathBuf,
+    /// Where to write the predictions (default: stdout).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +88,7 @@ pub fn run(command: ParserCommand) -> Result<()> {
     match command {
         ParserCommand::Train(a) => train(a),
         ParserCommand::Eval(a) => eval(a),
+        ParserCommand::Predict(a) => predict(a),
     }
 }
 
@@ -128,6 +147,35 @@ fn train(a: ParserTrainArgs) -> Result<()> {
         std::fs::metadata(&out)?.len() as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// `bioner parser predict`: the model's tags, heads and labels for a treebank's tokens.
+fn predict(a: ParserPredictArgs) -> Result<()> {
+    let model = DependencyModel::load(&a.model)?;
+    let mut sentences = read_conllu(&a.conllu)?;
+    let words: Vec<Vec<&str>> = sentences
+        .iter()
+        .map(|s| s.tokens.iter().map(|t| t.form.as_str()).collect())
+        .collect();
+    tch::set_num_threads(1);
+    let parses = model.parse_many(&words);
+    for (s, p) in sentences.iter_mut().zip(&parses) {
+        for (i, t) in s.tokens.iter_mut().enumerate() {
+            t.xpos = model.tagger.tag_names()[p.tags[i]].clone();
+            t.head = p.heads[i];
+            t.deprel = model.labels[p.labels[i]].clone();
+        }
+    }
+    match &a.out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            write_conllu(&sentences, std::io::BufWriter::new(file))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        None => write_conllu(&sentences, std::io::stdout().lock())?,
+    }
     Ok(())
 }
 

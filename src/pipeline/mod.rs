@@ -70,6 +70,9 @@ pub struct RunOptions {
     /// Set to stop the source at the next record (SIGTERM): chunks in flight are finished
     /// and their units committed; a unit cut short is neither written nor committed.
     pub stop: Option<Arc<AtomicBool>>,
+    /// The run id stamped on every output row (`new_run_id()` when `None`); the binary picks
+    /// it first so its log lines carry it too.
+    pub run_id: Option<String>,
 }
 
 /// `dir-name@sha256-prefix` of a model directory's weights and of the settings the model
@@ -125,7 +128,7 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
     let (loaded, parser) = load_models(config)?;
     let stamp = Stamp {
         model_id: model_id(&config.model.dir, &loaded.model.config)?,
-        run_id: new_run_id(),
+        run_id: options.run_id.clone().unwrap_or_else(new_run_id),
     };
     let mut sinks = open_sinks(config)?;
     let limits = TextLimits {

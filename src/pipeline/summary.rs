@@ -119,8 +119,13 @@ impl fmt::Display for RunSummary {
         }
         writeln!(
             f,
-            "  documents: {} ({} deletions), sentences: {}, tokens: {}",
-            self.documents, self.deletions, self.sentences, self.tokens
+            "  documents: {}, sentences: {}, tokens: {}",
+            self.documents, self.sentences, self.tokens
+        )?;
+        writeln!(
+            f,
+            "  deletions: {} (citations PubMed withdrew; not counted in documents)",
+            self.deletions
         )?;
         writeln!(f, "  entities: {}", self.entity_total())?;
         for (t, n) in &self.entities {

@@ -58,7 +58,15 @@ pub(super) fn write_units(
                     progress.inc(1);
                     out.docs.push(d);
                 }
-                Finished::Reject(r) => out.rejects.push(r),
+                Finished::Reject(r) => {
+                    tracing::warn!(
+                        input = %r.origin,
+                        record = r.id.as_deref().unwrap_or(""),
+                        reason = %r.reason,
+                        "record rejected (kept in the rejects table)"
+                    );
+                    out.rejects.push(r);
+                }
             }
         }
         let Some(unit) = c.end else { continue };
@@ -66,6 +74,11 @@ pub(super) fn write_units(
         out.name = unit.name.clone();
         out.source_meta = unit.source_meta.clone();
         if let Some(reason) = &unit.failed {
+            tracing::error!(
+                input = %unit.source_meta[0].1,
+                reason = %reason,
+                "input could not be read; it is not marked finished"
+            );
             summary
                 .failed_inputs
                 .push((unit.source_meta[0].1.clone(), reason.clone()));

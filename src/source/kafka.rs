@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -31,7 +32,7 @@ use super::{CommitReport, Lag, SourceError, document};
 use crate::document::{
     Chunk, Commit, RecordChunk, Reject, SourceRecord, Stamp, TextLimits, Unit, UnitOutput,
 };
-use crate::kafka::KafkaSettings;
+use crate::kafka::{KafkaSettings, LogContext};
 
 /// A document message. Unknown fields are ignored, so producers may add their own.
 #[derive(Debug, Deserialize)]
@@ -111,12 +112,14 @@ impl GroupContext {
 }
 
 impl ClientContext for GroupContext {
-    /// Librdkafka's global errors, as warnings (the client retries on its own); reaching the
-    /// end of a partition is not one.
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        LogContext.log(level, fac, message);
+    }
+
+    /// Librdkafka's errors at the level of [`crate::kafka::context::error_level`]: reaching
+    /// the end of a partition is routine, a broker away a warning.
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
-            tracing::warn!("Kafka: {error}: {reason}");
-        }
+        LogContext.error(error, reason);
     }
 }
 
@@ -230,14 +233,15 @@ impl KafkaSource {
     }
 
     /// A consumer outside the group that reads partitions it is assigned explicitly.
-    fn probe(&self) -> Result<BaseConsumer, SourceError> {
+    fn probe(&self) -> Result<BaseConsumer<LogContext>, SourceError> {
         let mut cfg = self.settings.client_config();
         // librdkafka wants a group id even for explicit assignment; this one never joins or
         // commits.
         cfg.set("group.id", format!("{}.probe", self.group_id))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true");
-        cfg.create().map_err(kafka_err("probe consumer"))
+        cfg.create_with_context(LogContext)
+            .map_err(kafka_err("probe consumer"))
     }
 
     /// Commits `next_offset` for `partition` (synchronously), unless the partition was revoked
@@ -339,7 +343,7 @@ impl KafkaSource {
     /// every partition at the group's committed offset (or its beginning, if never committed):
     /// a partition is finished when the probe reaches its end without a message. (Brokers'
     /// ListOffsets answers are not used: some Kafka-protocol brokers answer them wrongly.)
-    fn group_done(&self, probe: &BaseConsumer) -> Result<bool, SourceError> {
+    fn group_done(&self, probe: &BaseConsumer<LogContext>) -> Result<bool, SourceError> {
         let timeout = Duration::from_secs(5);
         let metadata = self
             .consumer

@@ -240,6 +240,70 @@ pub fn bioner_ok(args: &[&str]) -> String {
     text
 }
 
+/// What `bioner run PIPELINE --json --quiet ARGS` did: its exit status, the JSON summary from
+/// stdout (`Null` when stdout is not JSON) and its stderr.
+pub struct RunOutcome {
+    pub ok: bool,
+    pub summary: serde_json::Value,
+    pub stderr: String,
+}
+
+/// Runs `bioner run PIPELINE --json --quiet ARGS` to the end.
+pub fn bioner_run(pipeline: &std::path::Path, args: &[&str]) -> RunOutcome {
+    let out = Command::new(env!("CARGO_BIN_EXE_bioner"))
+        .arg("run")
+        .arg(pipeline)
+        .args(["--json", "--quiet"])
+        .args(args)
+        .output()
+        .expect("run bioner");
+    RunOutcome {
+        ok: out.status.success(),
+        summary: serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// [`bioner_run`] that must succeed: the summary (panics with stderr otherwise).
+pub fn bioner_run_ok(pipeline: &std::path::Path, args: &[&str]) -> RunOutcome {
+    let run = bioner_run(pipeline, args);
+    assert!(
+        run.ok,
+        "bioner run {} failed: {}",
+        pipeline.display(),
+        run.stderr
+    );
+    assert!(
+        !run.summary.is_null(),
+        "no JSON summary on stdout: {}",
+        run.stderr
+    );
+    run
+}
+
+/// The log of a healthy run (text format, stderr not a terminal): no ANSI escape codes, no
+/// ERROR line, and no WARN line but one per rejected record (`rejects`), which name it.
+pub fn assert_clean_log(stderr: &str, rejects: u64) {
+    assert!(
+        !stderr.contains('\x1b'),
+        "ANSI escape codes in a non-terminal log:\n{stderr}"
+    );
+    let level = |line: &str| line.split_whitespace().nth(1).map(str::to_owned);
+    let mut warned = 0;
+    for line in stderr.lines() {
+        match level(line).as_deref() {
+            Some("ERROR") => panic!("ERROR line in a healthy run: {line}\n{stderr}"),
+            Some("WARN") if line.contains("record rejected") => warned += 1,
+            Some("WARN") => panic!("WARN line in a healthy run: {line}\n{stderr}"),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        warned, rejects,
+        "one WARN line per rejected record:\n{stderr}"
+    );
+}
+
 /// Lays out `data` like ../shared/data with the PubTator fixture as BC5CDR's three splits.
 pub fn bc5cdr_fixture(data: &std::path::Path) {
     let pt = data.join("bc5cdr/pubtator");
