@@ -10,6 +10,7 @@ use bioner::augment::{
     AugmentOptions, Augmenter, DEFAULT_WORDNET_DIR, Method, Synonyms, write_shards,
 };
 use bioner::corpus::read_labelled;
+use bioner::text::Language;
 
 #[derive(clap::Args, Debug)]
 pub struct AugmentArgs {
@@ -31,12 +32,14 @@ pub struct AugmentArgs {
     pub copies: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// `en` (WordNet synonyms, the parser) or `zh` (Cilin synonyms, the chain fallback graph).
+    /// `en` (WordNet synonyms, the CRAFT parser) or `zh` (Cilin synonyms, the
+    /// character-level GSD parser).
     #[arg(long, default_value = "en")]
-    pub lang: String,
-    /// Parser model that parses the augmented sentences again (English).
-    #[arg(long, default_value = super::parser::DEFAULT_PARSER_MODEL)]
-    pub parser: PathBuf,
+    pub lang: Language,
+    /// Parser model that parses the augmented sentences again (default: the language's;
+    /// `chain` for the chain fallback graph).
+    #[arg(long)]
+    pub parser: Option<PathBuf>,
     /// WordNet database folder (Debian's wordnet-base).
     #[arg(long, default_value = DEFAULT_WORDNET_DIR)]
     pub wordnet: PathBuf,
@@ -78,13 +81,13 @@ pub fn run(a: AugmentArgs) -> Result<()> {
             problems[0].message
         );
     }
-    let synonyms = match a.lang.as_str() {
-        "zh" => Synonyms::cilin(&a.cilin)?,
-        _ => Synonyms::wordnet(&a.wordnet).with_context(
+    let synonyms = match a.lang {
+        Language::Zh => Synonyms::cilin(&a.cilin)?,
+        Language::En => Synonyms::wordnet(&a.wordnet).with_context(
             || "WordNet comes from Debian's wordnet-base package (ops/setup.sh installs it)",
         )?,
     };
-    let parser = super::parser_for(&a.lang, &a.parser)?;
+    let (parser, graph) = super::parser_for(a.lang, a.parser.as_deref())?;
     let grapher = super::grapher(&parser);
     let opts = AugmentOptions {
         p: a.p,
@@ -107,15 +110,9 @@ pub fn run(a: AugmentArgs) -> Result<()> {
         ("p", a.p.to_string()),
         ("copies", a.copies.to_string()),
         ("seed", a.seed.to_string()),
-        ("language", a.lang.clone()),
+        ("language", a.lang.code().to_owned()),
         ("source", a.corpus.display().to_string()),
-        (
-            "graph",
-            match &parser {
-                Some(_) => format!("parser {}", a.parser.display()),
-                None => "chain fallback graph".into(),
-            },
-        ),
+        ("graph", graph),
     ];
     let shards = write_shards(&rows, &a.out, a.rows_per_shard, &metadata)?;
     println!(

@@ -22,16 +22,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use bioner::parse::{DependencyModel, Grapher};
+use bioner::text::Language;
 
-/// The parser model for `lang` (`en`), or none where the chain fallback graph is used (`zh`).
-pub fn parser_for(lang: &str, model_path: &Path) -> Result<Option<DependencyModel>> {
-    match lang {
-        "en" => Ok(Some(DependencyModel::load(model_path).with_context(
-            || "train one with `bioner parser train`".to_string(),
-        )?)),
-        "zh" => Ok(None),
-        other => anyhow::bail!("unknown language {other:?} (en or zh)"),
+/// The parser model for `lang`: `model` when given, the language's default otherwise
+/// (`Language::default_parser`); `chain` instead of a path is the documented left-to-right
+/// chain graph (no parser). Returns the model and how trees are made, in words.
+pub fn parser_for(
+    lang: Language,
+    model: Option<&Path>,
+) -> Result<(Option<DependencyModel>, String)> {
+    let path = model.unwrap_or_else(|| Path::new(lang.default_parser()));
+    if path == Path::new("chain") {
+        return Ok((None, "chain fallback graph".into()));
     }
+    let hint = match lang {
+        Language::En => "train one with `bioner parser train`".to_string(),
+        Language::Zh => "train one as docs/TEXT.md (\"Chinese\") says: ops/zh_treebank.py, then \
+             `bioner parser train --train data/treebanks/zh-chars/train.conllu --out \
+             models/parser/zh-gsd.bnrdep`; or pass `chain` for the chain fallback graph"
+            .to_string(),
+    };
+    let parser = DependencyModel::load(path).with_context(|| hint)?;
+    Ok((Some(parser), format!("parser {}", path.display())))
 }
 
 /// How trees are made: the parser when there is one, the documented chain fallback otherwise.

@@ -7,30 +7,26 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use bioner::corpus::{read_documents, read_sentences, write_sentences};
-use bioner::parse::{Grapher, annotate_documents, annotate_sentences};
-use bioner::text::{
-    BioTokenizer, CharTokenizer, CjkSentenceSplitter, RuleSentenceSplitter, SentenceSplitter,
-    WordTokenizer,
-};
-
-use super::parser::DEFAULT_PARSER_MODEL;
+use bioner::parse::{annotate_documents, annotate_sentences};
+use bioner::text::Language;
 
 #[derive(clap::Args, Debug)]
 pub struct ParseArgs {
     /// Folder with documents.parquet (and possibly sentences.parquet).
     pub dir: PathBuf,
-    /// Parser model (English).
-    #[arg(long, default_value = DEFAULT_PARSER_MODEL)]
-    pub model: PathBuf,
-    /// Language: `en` (rule splitter, biomedical tokenizer, parser) or `zh` (character
-    /// tokens, sentences at 。！？, and the chain fallback graph instead of a parser).
+    /// Parser model (default: the language's, `models/parser/craft.bnrdep` for en,
+    /// `models/parser/zh-gsd.bnrdep` for zh); `chain` for the chain fallback graph.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Language: `en` (rule splitter, biomedical tokenizer, CRAFT parser) or `zh` (sentences
+    /// at 。！？；, character tokens, the character-level GSD parser).
     #[arg(long, default_value = "en")]
-    pub lang: String,
+    pub lang: Language,
 }
 
 pub fn run(a: ParseArgs) -> Result<()> {
-    let (dir, model_path, lang) = (a.dir.as_path(), a.model.as_path(), a.lang.as_str());
-    let model = super::parser_for(lang, model_path)?;
+    let (dir, lang) = (a.dir.as_path(), a.lang);
+    let (model, graph) = super::parser_for(lang, a.model.as_deref())?;
     let grapher = super::grapher(&model);
     // rayon runs a batch of sentences per worker; one libtorch thread each (neural parser).
     tch::set_num_threads(1);
@@ -47,27 +43,19 @@ pub fn run(a: ParseArgs) -> Result<()> {
         source = "the corpus's own tokens";
     } else {
         let documents = read_documents(&dir.join("documents.parquet"))?;
-        let (splitter, tokenizer): (Box<dyn SentenceSplitter>, Box<dyn WordTokenizer>) = match lang
-        {
-            "zh" => (Box::new(CjkSentenceSplitter), Box::new(CharTokenizer)),
-            _ => (
-                Box::new(RuleSentenceSplitter::default()),
-                Box::new(BioTokenizer),
-            ),
-        };
+        let (splitter, tokenizer) = (lang.splitter(), lang.tokenizer());
         sentences = annotate_documents(&documents, splitter.as_ref(), tokenizer.as_ref(), &grapher);
         source = "documents split and tokenized by bioner";
     }
     let tokens: usize = sentences.iter().map(|s| s.tokens.len()).sum();
     let secs = started.elapsed().as_secs_f64();
-    let graph = match &grapher {
-        Grapher::Parser(_) => format!("parser {}", model_path.display()),
-        Grapher::Chain => "chain fallback graph".to_owned(),
-    };
     let path = write_sentences(
         &sentences,
         dir,
-        &[("graph", graph.clone()), ("language", lang.to_owned())],
+        &[
+            ("graph", graph.clone()),
+            ("language", lang.code().to_owned()),
+        ],
     )?;
     println!(
         "{}: {} sentences, {tokens} tokens from {source}; trees from the {graph}; {:.0} tokens/s",

@@ -22,6 +22,12 @@ pub enum Source {
     },
     GeniaJsonl(&'static str),
     Ccks(&'static str),
+    /// The last `records` records (by record number) of a CCKS split: the dev split held out
+    /// of the training records (`bioner train` drops them from training by id).
+    CcksLast {
+        dir: &'static str,
+        records: usize,
+    },
 }
 
 /// Expected counts for a split; `None` where the source gives none.
@@ -263,6 +269,19 @@ pub fn splits(name: &str) -> Option<Vec<SplitSpec>> {
                     ),
                 ),
                 spec(
+                    "dev",
+                    CcksLast {
+                        dir: "ccks2017_cner/train",
+                        records: 30,
+                    },
+                    e(
+                        Some(30),
+                        None,
+                        &[],
+                        "dev = the last 30 of the 300 training records (records 271-300), held out by bioner",
+                    ),
+                ),
+                spec(
                     "test",
                     Ccks("ccks2017_cner/test"),
                     e(
@@ -292,7 +311,8 @@ impl Source {
             | Source::BioC(p)
             | Source::Iob(p)
             | Source::GeniaJsonl(p)
-            | Source::Ccks(p) => vec![p],
+            | Source::Ccks(p)
+            | Source::CcksLast { dir: p, .. } => vec![p],
             Source::GeniaXml { xml, ids } => vec![xml, ids],
         }
     }
@@ -306,6 +326,15 @@ impl Source {
             Source::Iob(f) => read_iob(&p(f)),
             Source::GeniaJsonl(f) => read_genia_jsonl(&p(f)),
             Source::Ccks(d) => read_ccks(&p(d)),
+            Source::CcksLast { dir, records } => {
+                let mut corpus = read_ccks(&p(dir))?;
+                // Documents come in record order; keep the last ones and their mentions.
+                let first = corpus.documents.len().saturating_sub(*records);
+                corpus.documents.drain(..first);
+                let keep: HashSet<&str> = corpus.documents.iter().map(|d| d.id.as_str()).collect();
+                corpus.mentions.retain(|m| keep.contains(m.doc_id.as_str()));
+                Ok(corpus)
+            }
             Source::GeniaXml { xml, ids } => {
                 let ids_path = p(ids);
                 let keep: HashSet<String> = read_utf8(&ids_path)?

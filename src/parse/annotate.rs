@@ -9,10 +9,10 @@ use crate::text::{SentenceSplitter, WordTokenizer};
 
 /// How sentences get their trees.
 pub enum Grapher<'a> {
-    /// The trained tagger and parser (English).
+    /// A trained tagger and parser (CRAFT for English, the character-level GSD parser for
+    /// Chinese).
     Parser(&'a DependencyModel),
-    /// The documented fallback for languages without a parser (Chinese): a left-to-right chain,
-    /// see [`chain_tree`].
+    /// No parser (`--model chain`): a left-to-right chain, see [`chain_tree`].
     Chain,
 }
 

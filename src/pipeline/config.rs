@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::kafka::KafkaSettings;
 use crate::model::DeviceChoice;
 pub use crate::source::SourceConfig;
+use crate::text::Language;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,9 +50,10 @@ pub struct RunModelConfig {
     /// Model directory written by `bioner train`.
     pub dir: PathBuf,
     /// Parser model for the dependency trees the GCN reads (models without a GCN don't need
-    /// one).
-    #[serde(default = "default_parser")]
-    pub parser: PathBuf,
+    /// one); default: the text language's (`models/parser/craft.bnrdep` for en,
+    /// `models/parser/zh-gsd.bnrdep` for zh).
+    #[serde(default)]
+    pub parser: Option<PathBuf>,
     #[serde(default)]
     pub device: DeviceChoice,
     /// On the CPU, run the encoder's linear layers (and the boundary projection) in dynamic
@@ -78,9 +80,6 @@ pub struct RunModelConfig {
     pub entity_threshold: Option<f32>,
 }
 
-fn default_parser() -> PathBuf {
-    PathBuf::from("models/parser/craft.bnrdep")
-}
 fn default_token_budget() -> usize {
     4096
 }
@@ -91,6 +90,10 @@ fn default_max_batch() -> usize {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TextConfig {
+    /// `en` (biomedical English: rule sentence splitter, `BioTokenizer`) or `zh` (Chinese:
+    /// sentences at 。！？；, one token per character, runs of Latin letters and digits whole).
+    #[serde(default)]
+    pub language: Language,
     /// A document whose title and abstract together are longer than this many bytes is
     /// rejected (written to the rejects table), not annotated.
     #[serde(default = "default_max_text_bytes")]

@@ -34,7 +34,6 @@ use crate::sink::kafka::KafkaSink;
 use crate::sink::parquet::ParquetSink;
 use crate::sink::{Sink, SinkError};
 use crate::source::{OpenError, Source, SourceContext, SourceError};
-use crate::text::{BioTokenizer, RuleSentenceSplitter};
 use metrics::MetricsFile;
 use stages::{Annotated, Finished, TextStage};
 use writer::{Observers, write_units};
@@ -156,10 +155,11 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
         ..Default::default()
     };
 
-    let (splitter, tokenizer) = (RuleSentenceSplitter::default(), BioTokenizer);
+    let language = config.text.language;
+    let (splitter, tokenizer) = (language.splitter(), language.tokenizer());
     let text = TextStage {
-        splitter: &splitter,
-        tokenizer: &tokenizer,
+        splitter: splitter.as_ref(),
+        tokenizer: tokenizer.as_ref(),
         grapher: match &parser {
             Some(p) => Grapher::Parser(p),
             None => Grapher::Chain,
@@ -227,7 +227,13 @@ fn load_models(
         })?;
     let needs_tree = loaded.model.baseline.is_none() && loaded.model.config.gcn;
     let parser = match needs_tree {
-        true => Some(DependencyModel::load(&m.parser)?),
+        true => {
+            let path = m
+                .parser
+                .clone()
+                .unwrap_or_else(|| config.text.language.default_parser().into());
+            Some(DependencyModel::load(&path)?)
+        }
         false => None,
     };
     Ok((loaded, parser))

@@ -6,8 +6,10 @@
 //! abstracts; `bioner text-eval` measures them against GENIA and CRAFT (docs/TEXT.md).
 
 pub mod bench;
+mod language;
 mod sentences;
 mod tokenize;
 
+pub use language::Language;
 pub use sentences::{CjkSentenceSplitter, RuleSentenceSplitter, SentenceSplitter};
 pub use tokenize::{BioTokenizer, CharTokenizer, TokenSpan, WordTokenizer};
