@@ -112,8 +112,9 @@ fn docs_json() -> Value {
     Value::Object(m)
 }
 
-#[test]
-fn pubmed_xml_to_entity_tables_with_rejects_deletions_manifest_and_force() {
+/// A temporary directory with the gzip XML input in `in/` and a pipeline over it writing to
+/// `out/`: (the directory, inputs, out, pipeline file).
+fn xml_run() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let inputs = tmp.path().join("in");
     std::fs::create_dir_all(&inputs).unwrap();
@@ -128,6 +129,12 @@ fn pubmed_xml_to_entity_tables_with_rejects_deletions_manifest_and_force() {
         &out,
         "",
     );
+    (tmp, inputs, out, p)
+}
+
+#[test]
+fn pubmed_xml_to_entity_tables_with_rejects_deletions_manifest_and_force() {
+    let (_tmp, inputs, out, p) = xml_run();
     let (ok, s, err) = run(&p, &[]);
     assert!(ok, "{err}");
     assert_eq!(s["units"], 1, "{s}");
@@ -438,20 +445,7 @@ fn kafka_documents_in_entity_messages_out_offsets_committed() {
 /// record and reason; the last event carries the summary's counts.
 #[test]
 fn json_logs_are_one_object_per_line_with_the_run_id() {
-    let tmp = tempfile::tempdir().unwrap();
-    let inputs = tmp.path().join("in");
-    std::fs::create_dir_all(&inputs).unwrap();
-    write_xml(&inputs.join("update0001.xml.gz"));
-    let out = tmp.path().join("out");
-    let p = pipeline(
-        tmp.path(),
-        &format!(
-            "[source]\nkind = \"pubmed_xml\"\npaths = [\"{}/*.xml.gz\"]",
-            inputs.display()
-        ),
-        &out,
-        "",
-    );
+    let (_tmp, _inputs, _out, p) = xml_run();
     let r = common::bioner_run_ok(&p, &["--log-format", "json"]);
     let run_id = r.summary["run_id"].as_str().unwrap();
     assert!(!r.stderr.contains('\x1b'), "{}", r.stderr);
