@@ -15,6 +15,8 @@
 //!   weights, tokenizer) on libtorch through `tch`; [`model`]: the paper's span model and the
 //!   CRF baselines, their one configuration (`SpanNerConfig`), model directories and the one
 //!   inference loader (`NerModel::load_for_inference`).
+//! - [`link`]: entity linking to concept ids (MeSH): vocabularies, normalised-name index,
+//!   abbreviations, composite mentions, the fuzzy fallback; run after the model.
 //! - [`corpus`]: annotated corpora read into canonical Parquet tables; [`augment`]: the four
 //!   augmentations; [`train`]: training (resumable); [`eval`]: strict entity scoring.
 //! - [`config`]: pipeline files with `--set` overrides; [`kafka`]: Kafka client settings;
@@ -31,6 +33,7 @@ pub mod encoder;
 pub mod eval;
 pub mod fsutil;
 pub mod kafka;
+pub mod link;
 pub mod model;
 pub mod parse;
 pub mod pipeline;

@@ -79,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::encoder::EncoderCommand,
     },
+    /// Entity linking to concept ids (MeSH): measure it on a corpus split, or look names up.
+    Link {
+        #[command(subcommand)]
+        command: commands::link::LinkCommand,
+    },
     /// Show what this installation has: libtorch and devices, librdkafka, the encoder.
     Info(commands::info::InfoArgs),
 }
@@ -118,6 +123,7 @@ fn main() -> Result<()> {
         Command::Pack(args) => commands::pack::run(args),
         Command::Topics { command } => commands::publish::topics(command),
         Command::Encoder { command } => commands::encoder::run(command),
+        Command::Link { command } => commands::link::run(command),
         Command::Info(args) => commands::info::run(args),
     };
     if let Err(e) = &result

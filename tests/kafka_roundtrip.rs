@@ -564,20 +564,30 @@ fn the_message_schemas_accept_and_reject_what_they_document() {
     messages::assert_invalid(DOCUMENT, b"{\"pmid\": \"1\", \"title\": \"\xff\"}");
 
     let good = json!({
-        "schema_version": "1", "doc_id": "1", "deleted": false, "model_id": "m@0", "run_id": "r",
+        "schema_version": "2", "doc_id": "1", "deleted": false, "model_id": "m@0", "run_id": "r",
         "origin": "t/0@0",
         "entities": [{"section": "title", "sentence": 0, "char_start": 0, "char_end": 3,
                       "byte_start": 0, "byte_end": 3, "text": "abc", "type": "Chemical",
-                      "score": 0.5}]
+                      "score": 0.5, "concept_id": "MESH:D015738", "concept_name": "Famotidine",
+                      "vocabulary": "MeSH 2019", "link_score": 1.0, "link_method": "exact"}]
     });
     messages::assert_entities(good.to_string().as_bytes());
     type Change = fn(&mut Value);
-    let broken: [(&str, Change); 7] = [
+    let broken: [(&str, Change); 9] = [
         ("no doc_id", |v| {
             v.as_object_mut().unwrap().remove("doc_id");
         }),
         ("another schema version", |v| {
-            v["schema_version"] = json!("2")
+            v["schema_version"] = json!("1")
+        }),
+        ("an unknown link method", |v| {
+            v["entities"][0]["link_method"] = json!("guess")
+        }),
+        ("an entity without its link columns", |v| {
+            v["entities"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("concept_id");
         }),
         ("a numeric doc_id", |v| v["doc_id"] = json!(1)),
         ("a negative offset", |v| {

@@ -237,6 +237,91 @@ fn pubmed_xml_to_entity_tables_with_rejects_deletions_manifest_and_force() {
     assert!(out.join("entities/update0002.parquet").is_file());
 }
 
+/// With a `[link]` table every Chemical and Disease span carries its link columns, and the
+/// names of the fixture vocabularies get their ids (DuckDB reads them back).
+#[test]
+fn linked_entities_carry_concept_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    write_xml(&inputs.join("update0001.xml.gz"));
+    let out = tmp.path().join("out");
+    let f = common::project_root().join("tests/fixtures/link");
+    let link = format!(
+        "[link]\nfuzzy_threshold = 0.5\n\
+         [[link.vocabularies]]\nname = \"MEDIC\"\nversion = \"test\"\nformat = \"ctd\"\n\
+         path = \"{}\"\ntypes = [\"Disease\"]\n\
+         [[link.vocabularies]]\nname = \"MeSH\"\nversion = \"test\"\nformat = \"mesh\"\n\
+         path = \"{}\"\ntypes = [\"Chemical\"]\n",
+        f.join("medic.tsv").display(),
+        f.join("mesh.tsv").display()
+    );
+    let p = pipeline(
+        tmp.path(),
+        &format!(
+            "[source]\nkind = \"pubmed_xml\"\npaths = [\"{}/*.xml.gz\"]",
+            inputs.display()
+        ),
+        &out,
+        &link,
+    );
+    let r = common::bioner_run_ok(&p, &[]);
+    // the fixture vocabularies have bad lines on purpose: one WARN for each vocabulary
+    let warned = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains(" not used (first: line "))
+        .count();
+    assert_eq!(warned, 2, "{}", r.stderr);
+    assert!(!r.stderr.contains(" ERROR "), "{}", r.stderr);
+    let printed = common::run_python(
+        r#"
+import json, sys, duckdb
+rows = duckdb.sql(f"SELECT lower(text), entity_type, concept_id, concept_name, vocabulary, link_score, link_method FROM '{sys.argv[1]}/entities/*.parquet'").fetchall()
+print(json.dumps(rows))
+"#,
+        &[out.to_str().unwrap()],
+    );
+    let rows: Vec<Value> = serde_json::from_str(&printed).unwrap();
+    assert!(!rows.is_empty());
+    let expected = [
+        ("famotidine", "MESH:D015738", "Famotidine", "MeSH test"),
+        ("lithium", "MESH:D008094", "Lithium", "MeSH test"),
+        ("delirium", "MESH:D003693", "Delirium", "MEDIC test"),
+        (
+            "renal failure",
+            "MESH:D051437",
+            "Renal Insufficiency",
+            "MEDIC test",
+        ),
+    ];
+    let mut known = 0;
+    for r in &rows {
+        assert!(
+            r[6].is_string(),
+            "every span of a linked type has a link method: {r}"
+        );
+        let score = r[5].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score), "{r}");
+        if let Some(e) = expected.iter().find(|e| r[0] == e.0) {
+            known += 1;
+            assert_eq!(
+                (r[2].as_str(), r[3].as_str(), r[4].as_str()),
+                (Some(e.1), Some(e.2), Some(e.3)),
+                "{r}"
+            );
+            assert_eq!(r[6], "exact", "{r}");
+        }
+        if r[6].as_str().unwrap().starts_with("nil") {
+            assert!(r[2].is_null() && r[3].is_null(), "{r}");
+        }
+    }
+    assert!(
+        known >= 2,
+        "the fixture model finds some of the vocabulary's names: {rows:?}"
+    );
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {

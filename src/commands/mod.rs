@@ -7,6 +7,7 @@ pub mod encoder;
 pub mod eval;
 pub mod import;
 pub mod info;
+pub mod link;
 pub mod logging;
 pub mod pack;
 pub mod parse;

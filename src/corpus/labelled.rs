@@ -212,6 +212,7 @@ mod tests {
             byte_end: end,
             text: String::new(),
             entity_type: ty.into(),
+            concept_id: None,
         }
     }
 

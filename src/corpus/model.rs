@@ -159,6 +159,7 @@ impl<'a> CharIndex<'a> {
             byte_end: be,
             text: self.text[bs as usize..be as usize].to_owned(),
             entity_type: entity_type.to_owned(),
+            concept_id: None,
         })
     }
 }

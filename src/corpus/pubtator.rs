@@ -78,6 +78,9 @@ pub fn read_pubtator(path: &Path) -> Result<Corpus, CorpusError> {
                     end: parse(cols[2], "end")?,
                     text: cols[3].to_owned(),
                     entity_type: cols[4].to_owned(),
+                    concept_id: Some(cols[5].trim())
+                        .filter(|id| !id.is_empty() && *id != "-1")
+                        .map(str::to_owned),
                 });
             }
             n => {
@@ -116,6 +119,7 @@ struct RawMention {
     end: usize,
     text: String,
     entity_type: String,
+    concept_id: Option<String>,
 }
 
 struct PendingDoc {
@@ -159,7 +163,7 @@ impl PendingDoc {
                     len: total,
                 });
             }
-            let mention = if m.end <= title_idx.len() {
+            let mut mention = if m.end <= title_idx.len() {
                 title_idx.mention(&self.pmid, 0, m.start, m.end, &m.entity_type, || at(m.line))?
             } else if m.start >= abstract_base {
                 abstract_idx.mention(
@@ -190,6 +194,7 @@ impl PendingDoc {
                 });
                 continue;
             }
+            mention.concept_id = m.concept_id.clone();
             corpus.mentions.push(mention);
         }
         corpus

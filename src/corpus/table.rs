@@ -50,6 +50,7 @@ pub fn mentions_schema() -> SchemaRef {
         Field::new("byte_end", DataType::Int32, false),
         Field::new("text", DataType::Utf8, false),
         Field::new("entity_type", dict(), false),
+        Field::new("concept_id", DataType::Utf8, true),
     ]))
 }
 
@@ -194,6 +195,9 @@ fn mentions_batch(mentions: &[Mention]) -> Result<RecordBatch, arrow::error::Arr
             mentions.iter().map(|m| &m.text),
         )),
         Arc::new(types.finish()),
+        Arc::new(StringArray::from_iter(
+            mentions.iter().map(|m| m.concept_id.as_deref()),
+        )),
     ];
     RecordBatch::try_new(mentions_schema(), cols)
 }
@@ -333,6 +337,11 @@ pub fn read_mentions(path: &Path) -> Result<Vec<Mention>, CorpusError> {
         } else {
             vec![0; batch.num_rows()]
         };
+        let ids = if optional("concept_id") {
+            c.optional_strings("concept_id")?
+        } else {
+            vec![None; batch.num_rows()]
+        };
         for i in 0..batch.num_rows() {
             out.push(Mention {
                 doc_id: doc[i].clone(),
@@ -343,6 +352,7 @@ pub fn read_mentions(path: &Path) -> Result<Vec<Mention>, CorpusError> {
                 byte_end: be[i] as u32,
                 text: text[i].clone(),
                 entity_type: ty[i].clone(),
+                concept_id: ids[i].clone(),
             });
         }
     }
@@ -385,6 +395,15 @@ impl Columns<'_> {
         Ok(a.as_string::<i32>()
             .iter()
             .map(|v| v.unwrap_or_default().to_owned())
+            .collect())
+    }
+    /// A string column with its nulls.
+    pub(crate) fn optional_strings(&self, name: &str) -> Result<Vec<Option<String>>, CorpusError> {
+        let a = arrow::compute::cast(&self.col(name)?, &DataType::Utf8)
+            .map_err(|_| self.bad(format!("column {name:?} is not a string column")))?;
+        Ok(a.as_string::<i32>()
+            .iter()
+            .map(|v| v.map(str::to_owned))
             .collect())
     }
     pub(crate) fn ints(&self, name: &str) -> Result<Vec<i64>, CorpusError> {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::record::Reject;
 
 /// Version of the output contract (entity, document and reject tables; Kafka messages).
-pub const OUTPUT_SCHEMA_VERSION: &str = "1";
+pub const OUTPUT_SCHEMA_VERSION: &str = "2";
 
 /// One typed span of a section, with character (Unicode scalar) and byte (UTF-8) offsets that
 /// select `text` from the section text.
@@ -24,6 +24,18 @@ pub struct EntitySpan {
     #[serde(rename = "type")]
     pub entity_type: String,
     pub score: f32,
+    /// The concept the span was linked to (`MESH:D003693`; a composite mention's ids joined
+    /// by `|`); `None` for NIL and where linking is off or does not cover the type.
+    pub concept_id: Option<String>,
+    pub concept_name: Option<String>,
+    /// `name version` of the vocabulary that defines the concept.
+    pub vocabulary: Option<String>,
+    /// How sure the link is (1 for dictionary matches, the cosine for fuzzy ones; for NIL the
+    /// best cosine found); `None` where the span was not linked.
+    pub link_score: Option<f32>,
+    /// `exact`, `abbreviation`, `composite`, `fuzzy`, `nil_below_threshold`,
+    /// `nil_no_candidate`; `None` where the span was not linked.
+    pub link_method: Option<&'static str>,
 }
 
 /// A document's result: its entities, or its deletion.

@@ -46,6 +46,10 @@ pub struct Mention {
     pub byte_end: u32,
     pub text: String,
     pub entity_type: String,
+    /// Concept identifier(s) the corpus gives the mention (PubTator's id column, e.g.
+    /// `D003693`, or `D001943|D010051` for a composite mention); `None` where it gives none
+    /// (`-1`) or the format has no ids.
+    pub concept_id: Option<String>,
 }
 
 /// A token with offsets into its section (characters, half-open).

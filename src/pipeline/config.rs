@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::kafka::KafkaSettings;
+use crate::link::LinkConfig;
 use crate::model::DeviceChoice;
 pub use crate::source::SourceConfig;
 use crate::text::Language;
@@ -42,6 +43,9 @@ pub struct RunConfig {
     pub kafka: Option<KafkaSettings>,
     #[serde(default)]
     pub run: RunSettings,
+    /// Entity linking (concept ids for the spans); off when absent. docs/LINKING.md.
+    #[serde(default)]
+    pub link: Option<LinkConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

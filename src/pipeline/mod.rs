@@ -28,6 +28,7 @@ pub use stages::{Batching, batches};
 pub use summary::RunSummary;
 
 use crate::document::{Chunk, RecordChunk, Stamp, TextLimits};
+use crate::link::Linker;
 use crate::model::{DeviceError, InferenceOptions, ModelError, NerModel, SpanNerConfig};
 use crate::parse::{DependencyModel, Grapher, ParserModelError};
 use crate::sink::kafka::KafkaSink;
@@ -57,6 +58,8 @@ pub enum PipelineError {
     Source(#[from] SourceError),
     #[error("stage {0} stopped unexpectedly")]
     Stage(&'static str),
+    #[error("[link] {0}")]
+    Link(#[from] crate::link::LinkError),
 }
 
 /// How `bioner run` was asked to run.
@@ -125,6 +128,29 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
         tch::set_num_threads(config.run.threads as i32);
     }
     let (loaded, parser) = load_models(config)?;
+    // Vocabularies are read before any document: a missing file stops the run here.
+    let linker = config.link.as_ref().map(Linker::load).transpose()?;
+    if let Some(l) = &linker {
+        for r in &l.index.reports {
+            tracing::info!(
+                vocabulary = %r.label,
+                names = r.names,
+                concepts = r.concepts,
+                bad_lines = r.bad_lines,
+                "linking vocabulary loaded from {}",
+                r.path
+            );
+            if r.bad_lines > 0 {
+                tracing::warn!(
+                    vocabulary = %r.label,
+                    "{} line(s) of {} not used (first: {})",
+                    r.bad_lines,
+                    r.path,
+                    r.first_bad.join("; ")
+                );
+            }
+        }
+    }
     let stamp = Stamp {
         model_id: model_id(&config.model.dir, &loaded.model.config)?,
         run_id: options.run_id.clone().unwrap_or_else(new_run_id),
@@ -191,7 +217,7 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
             write_units(rx_done, &mut sinks, source, &stamp, &mut summary, observers)
         });
         let model_busy = stage(rx_text, tx_done, |items| {
-            stages::infer(&loaded.model, items, batching)
+            stages::infer(&loaded.model, linker.as_ref(), items, batching)
         });
         let written = writer.join().map_err(|_| PipelineError::Stage("writer"))?;
         let text_busy = annotator.join().map_err(|_| PipelineError::Stage("text"))?;

@@ -1,11 +1,14 @@
 //! The two compute stages: text (sentences, tokens, trees and subword windows, in parallel on
 //! rayon) and the model (length-sorted sentences packed into batches by a token budget).
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use crate::corpus::CharIndex;
 use crate::document::{DocResult, Document, EntitySpan, Reject, SECTIONS, Sentence, SourceRecord};
+use crate::link::{Abbreviations, Link, Linker};
 use crate::model::{NerModel, Prepared};
 use crate::parse::{Grapher, annotate_documents};
 use crate::text::{SentenceSplitter, WordTokenizer};
@@ -126,7 +129,12 @@ pub fn batches(prepared: &[&Prepared], b: Batching) -> Vec<Vec<usize>> {
 
 /// Runs the model over every sentence of `items` and turns the predictions into entity spans
 /// with character and byte offsets into the section texts.
-pub fn infer(model: &NerModel, items: Vec<Annotated>, batching: Batching) -> Vec<Finished> {
+pub fn infer(
+    model: &NerModel,
+    linker: Option<&Linker>,
+    items: Vec<Annotated>,
+    batching: Batching,
+) -> Vec<Finished> {
     let all: Vec<&Prepared> = items
         .iter()
         .flat_map(|a| match a {
@@ -177,8 +185,16 @@ pub fn infer(model: &NerModel, items: Vec<Annotated>, batching: Batching) -> Vec
                             text: document.sections[s.section as usize].text[bs..be].to_owned(),
                             entity_type: labels[p.label].clone(),
                             score: p.score,
+                            concept_id: None,
+                            concept_name: None,
+                            vocabulary: None,
+                            link_score: None,
+                            link_method: None,
                         });
                     }
+                }
+                if let Some(linker) = linker {
+                    link_entities(linker, &document, &mut entities);
                 }
                 let chars = |i: usize| document.sections[i].text.chars().count() as u32;
                 Finished::Doc(DocResult {
@@ -205,6 +221,28 @@ pub fn infer(model: &NerModel, items: Vec<Annotated>, batching: Batching) -> Vec
             Annotated::Reject(r) => Finished::Reject(r),
         })
         .collect()
+}
+
+/// Links each span against the vocabularies, with the document's abbreviations; a mention
+/// text that occurs several times in the document is linked once.
+fn link_entities(linker: &Linker, document: &Document, entities: &mut [EntitySpan]) {
+    if entities.is_empty() {
+        return;
+    }
+    let abbreviations = Abbreviations::find(document.sections.iter().map(|s| s.text.as_str()));
+    let mut seen: HashMap<(String, String), Option<Link>> = HashMap::new();
+    for e in entities {
+        let link = seen
+            .entry((e.entity_type.clone(), e.text.clone()))
+            .or_insert_with(|| linker.link(&e.entity_type, &e.text, &abbreviations));
+        if let Some(link) = link {
+            e.concept_id.clone_from(&link.concept_id);
+            e.concept_name.clone_from(&link.concept_name);
+            e.vocabulary.clone_from(&link.vocabulary);
+            e.link_score = Some(link.score);
+            e.link_method = Some(link.method.as_str());
+        }
+    }
 }
 
 #[cfg(test)]

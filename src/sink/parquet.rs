@@ -34,6 +34,11 @@ pub fn entities_schema() -> SchemaRef {
         Field::new("text", DataType::Utf8, false),
         Field::new("entity_type", dict(), false),
         Field::new("score", DataType::Float32, false),
+        Field::new("concept_id", DataType::Utf8, true),
+        Field::new("concept_name", DataType::Utf8, true),
+        Field::new("vocabulary", dict(), true),
+        Field::new("link_score", DataType::Float32, true),
+        Field::new("link_method", dict(), true),
         Field::new("model_id", dict(), false),
         Field::new("run_id", dict(), false),
     ]))
@@ -74,6 +79,14 @@ fn dict_of<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
     Arc::new(b.finish())
 }
 
+fn optional_dict<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
+    let mut b = StringDictionaryBuilder::<Int32Type>::new();
+    for v in values {
+        b.append_option(v);
+    }
+    Arc::new(b.finish())
+}
+
 fn ints(values: impl Iterator<Item = u32>) -> ArrayRef {
     Arc::new(Int32Array::from_iter_values(values.map(|v| v as i32)))
 }
@@ -106,6 +119,17 @@ pub fn unit_batches(
             Arc::new(Float32Array::from_iter_values(
                 spans.iter().map(|s| s.1.score),
             )),
+            Arc::new(StringArray::from_iter(
+                spans.iter().map(|s| s.1.concept_id.as_deref()),
+            )),
+            Arc::new(StringArray::from_iter(
+                spans.iter().map(|s| s.1.concept_name.as_deref()),
+            )),
+            optional_dict(spans.iter().map(|s| s.1.vocabulary.as_deref())),
+            Arc::new(Float32Array::from_iter(
+                spans.iter().map(|s| s.1.link_score),
+            )),
+            optional_dict(spans.iter().map(|s| s.1.link_method)),
             dict_of(std::iter::repeat_n(stamp.model_id.as_str(), n)),
             dict_of(std::iter::repeat_n(stamp.run_id.as_str(), n)),
         ],

@@ -151,6 +151,7 @@ mod tests {
             byte_end: e,
             text: String::new(),
             entity_type: "x".into(),
+            concept_id: None,
         };
         let cov = token_boundary_coverage(&BioTokenizer, &[doc], &[m(0, 4), m(5, 13), m(1, 4)]);
         assert_eq!(

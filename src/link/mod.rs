@@ -1,0 +1,207 @@
+//! Entity linking: each typed span gets a concept identifier from the configured
+//! vocabularies (MeSH via CTD's MEDIC for diseases, MeSH descriptors for chemicals, names a
+//! training corpus annotates), or NIL with the reason.
+//!
+//! For one mention, in order:
+//! 1. a short form the document defines (`overactive bladder (OAB)`, [`abbrev`]) is linked
+//!    through its long form;
+//! 2. the mention itself, by normalised exact match ([`normalize`]) over the vocabularies'
+//!    names in configured order;
+//! 3. a composite mention (`breast and ovarian cancer`, [`composite`]) as its parts, each by
+//!    exact match or the fuzzy fallback, their ids joined by `|`;
+//! 4. the fuzzy fallback: the nearest name by character-trigram TF-IDF cosine ([`ngram`]),
+//!    kept when it reaches `fuzzy_threshold`.
+//!
+//! ```toml
+//! [link]
+//! fuzzy_threshold = 0.5
+//! [[link.vocabularies]]
+//! name = "MEDIC"
+//! version = "2017-06-06"
+//! format = "ctd"
+//! path = "../shared/data/vocab/CTD_diseases.tsv.gz"
+//! types = ["Disease"]
+//! ```
+
+pub mod abbrev;
+pub mod composite;
+mod error;
+pub mod index;
+pub mod ngram;
+pub mod normalize;
+pub mod vocab;
+
+use serde::{Deserialize, Serialize};
+
+pub use abbrev::Abbreviations;
+pub use error::LinkError;
+pub use index::{Concept, Index, VocabReport};
+pub use vocab::{VocabFormat, VocabularyConfig};
+
+/// The `[link]` table of a pipeline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkConfig {
+    /// Tried in this order for each entity type they list; the first that knows a name wins.
+    pub vocabularies: Vec<VocabularyConfig>,
+    /// The fuzzy fallback's cosine similarity below which a mention stays NIL
+    /// (`nil_below_threshold`); 0 keeps every nearest name.
+    #[serde(default = "default_threshold")]
+    pub fuzzy_threshold: f32,
+}
+
+fn default_threshold() -> f32 {
+    0.5
+}
+
+/// How a link was made, or why there is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkMethod {
+    Exact,
+    Abbreviation,
+    Composite,
+    Fuzzy,
+    /// The nearest name was below `fuzzy_threshold`.
+    NilBelowThreshold,
+    /// No name shares a trigram with the mention.
+    NilNoCandidate,
+}
+
+impl LinkMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Abbreviation => "abbreviation",
+            Self::Composite => "composite",
+            Self::Fuzzy => "fuzzy",
+            Self::NilBelowThreshold => "nil_below_threshold",
+            Self::NilNoCandidate => "nil_no_candidate",
+        }
+    }
+
+    pub fn is_nil(self) -> bool {
+        matches!(self, Self::NilBelowThreshold | Self::NilNoCandidate)
+    }
+}
+
+/// One mention's link.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    /// `MESH:D003693`; a composite mention's ids joined by `|`; `None` for NIL.
+    pub concept_id: Option<String>,
+    pub concept_name: Option<String>,
+    /// `name version` of the vocabulary (vocabularies joined by `|` for a composite).
+    pub vocabulary: Option<String>,
+    /// 1 for exact and abbreviation links, the cosine for fuzzy ones (for NIL: the best
+    /// cosine found), the lowest part's for composites.
+    pub score: f32,
+    pub method: LinkMethod,
+}
+
+/// Links mentions against an [`Index`].
+#[derive(Debug)]
+pub struct Linker {
+    pub index: Index,
+    pub fuzzy_threshold: f32,
+}
+
+impl Linker {
+    /// Reads the vocabularies and builds the index (a missing file is an error here, before
+    /// any document is read).
+    pub fn load(config: &LinkConfig) -> Result<Self, LinkError> {
+        if !(0.0..=1.0).contains(&config.fuzzy_threshold) {
+            return Err(LinkError::Config(format!(
+                "fuzzy_threshold = {} is not between 0 and 1",
+                config.fuzzy_threshold
+            )));
+        }
+        Ok(Self {
+            index: Index::build(&config.vocabularies)?,
+            fuzzy_threshold: config.fuzzy_threshold,
+        })
+    }
+
+    /// The link of one mention of a document whose abbreviations are `abbreviations`;
+    /// `None` when no vocabulary links `entity_type`.
+    pub fn link(
+        &self,
+        entity_type: &str,
+        text: &str,
+        abbreviations: &Abbreviations,
+    ) -> Option<Link> {
+        if !self.index.links_type(entity_type) {
+            return None;
+        }
+        let long = abbreviations.long_form(text.trim());
+        if let Some(long) = long
+            && let Some(c) = self.index.exact(entity_type, long)
+        {
+            return Some(self.found(&[c], 1.0, LinkMethod::Abbreviation));
+        }
+        if let Some(c) = self.index.exact(entity_type, text) {
+            return Some(self.found(&[c], 1.0, LinkMethod::Exact));
+        }
+        if let Some(parts) = composite::expand(text) {
+            let mut found = Vec::with_capacity(parts.len());
+            let mut score = 1.0f32;
+            for part in &parts {
+                match self.index.exact(entity_type, part) {
+                    Some(c) => found.push(c),
+                    None => match self.index.nearest(entity_type, part) {
+                        Some((c, s)) if s >= self.fuzzy_threshold => {
+                            found.push(c);
+                            score = score.min(s);
+                        }
+                        _ => break,
+                    },
+                }
+            }
+            if found.len() == parts.len() {
+                return Some(self.found(&found, score, LinkMethod::Composite));
+            }
+        }
+        let query = long.unwrap_or(text);
+        Some(match self.index.nearest(entity_type, query) {
+            Some((c, s)) if s >= self.fuzzy_threshold => self.found(&[c], s, LinkMethod::Fuzzy),
+            Some((_, s)) => nil(s, LinkMethod::NilBelowThreshold),
+            None => nil(0.0, LinkMethod::NilNoCandidate),
+        })
+    }
+
+    fn found(&self, concepts: &[u32], score: f32, method: LinkMethod) -> Link {
+        let mut ids: Vec<&str> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        let mut vocabularies: Vec<&str> = Vec::new();
+        for &c in concepts {
+            let concept = &self.index.concepts[c as usize];
+            for id in concept.id.split('|') {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            names.push(&concept.name);
+            let v = self.index.vocabularies[concept.vocabulary].as_str();
+            if !vocabularies.contains(&v) {
+                vocabularies.push(v);
+            }
+        }
+        Link {
+            concept_id: Some(ids.join("|")),
+            concept_name: Some(names.join("|")),
+            vocabulary: Some(vocabularies.join("|")),
+            score,
+            method,
+        }
+    }
+}
+
+fn nil(score: f32, method: LinkMethod) -> Link {
+    Link {
+        concept_id: None,
+        concept_name: None,
+        vocabulary: None,
+        score,
+        method,
+    }
+}

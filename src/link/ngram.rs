@@ -1,0 +1,131 @@
+//! The fuzzy fallback: names as TF-IDF vectors of character trigrams (over the normalised
+//! words, stemmed, in American spelling, padded with a space), nearest neighbour by cosine similarity.
+
+use std::collections::HashMap;
+
+use super::normalize::{american, stem, words};
+
+/// Trigram vectors of a set of names, with an inverted index for queries.
+#[derive(Debug, Clone, Default)]
+pub struct NgramIndex {
+    grams: HashMap<String, u32>,
+    idf: Vec<f32>,
+    /// Per gram: (name, weight of the gram in the name's unit vector).
+    postings: Vec<Vec<(u32, f32)>>,
+    /// Per name: the concept it names.
+    concepts: Vec<u32>,
+}
+
+fn trigrams(name: &str) -> HashMap<String, f32> {
+    let loose: Vec<String> = words(name).iter().map(|w| american(&stem(w))).collect();
+    let padded: Vec<char> = format!(" {} ", loose.join(" ")).chars().collect();
+    let mut out = HashMap::new();
+    for w in padded.windows(3) {
+        *out.entry(w.iter().collect::<String>()).or_insert(0.0) += 1.0;
+    }
+    out
+}
+
+impl NgramIndex {
+    /// Indexes `(name, concept)` pairs.
+    pub fn build<'a>(names: impl IntoIterator<Item = (&'a str, u32)>) -> Self {
+        let mut index = NgramIndex::default();
+        let mut vectors = Vec::new();
+        let mut df: Vec<u32> = Vec::new();
+        for (name, concept) in names {
+            let mut v = Vec::new();
+            for (g, tf) in trigrams(name) {
+                let next = index.grams.len() as u32;
+                let id = *index.grams.entry(g).or_insert(next);
+                if id as usize == df.len() {
+                    df.push(0);
+                }
+                df[id as usize] += 1;
+                v.push((id, tf));
+            }
+            vectors.push(v);
+            index.concepts.push(concept);
+        }
+        let n = vectors.len().max(1) as f32;
+        index.idf = df.iter().map(|&d| (n / d as f32).ln()).collect();
+        index.postings = vec![Vec::new(); df.len()];
+        for (name, v) in vectors.into_iter().enumerate() {
+            let weighted: Vec<(u32, f32)> = v
+                .into_iter()
+                .map(|(g, tf)| (g, tf * index.idf[g as usize]))
+                .collect();
+            let norm = weighted.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+            if norm == 0.0 {
+                continue;
+            }
+            for (g, w) in weighted {
+                index.postings[g as usize].push((name as u32, w / norm));
+            }
+        }
+        index
+    }
+
+    /// The concept of the name most similar to `query`, and the cosine similarity.
+    pub fn nearest(&self, query: &str) -> Option<(u32, f32)> {
+        let all = trigrams(query);
+        // trigrams no name has count in the query's length, at the highest idf
+        let max_idf = (self.concepts.len().max(1) as f32).ln();
+        let mut unseen = 0.0;
+        let mut q: Vec<(u32, f32)> = Vec::with_capacity(all.len());
+        for (g, tf) in &all {
+            match self.grams.get(g) {
+                Some(&id) => q.push((id, tf * self.idf[id as usize])),
+                None => unseen += (tf * max_idf).powi(2),
+            }
+        }
+        let norm = (q.iter().map(|(_, w)| w * w).sum::<f32>() + unseen).sqrt();
+        if norm == 0.0 {
+            return None;
+        }
+        for x in &mut q {
+            x.1 /= norm;
+        }
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        for (g, w) in q {
+            if w == 0.0 {
+                continue;
+            }
+            for &(name, v) in &self.postings[g as usize] {
+                *scores.entry(name).or_insert(0.0) += w * v;
+            }
+        }
+        scores
+            .into_iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(name, s)| (self.concepts[name as usize], s.min(1.0)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.concepts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.concepts.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_name_wins_and_identical_scores_one() {
+        let idx = NgramIndex::build([
+            ("renal failure", 0),
+            ("hepatic failure", 1),
+            ("renal tubular acidosis", 2),
+        ]);
+        let (c, s) = idx.nearest("Renal Failure").unwrap();
+        assert_eq!(c, 0);
+        assert!((s - 1.0).abs() < 1e-5, "{s}");
+        let (c, s) = idx.nearest("renal failures").unwrap();
+        assert_eq!(c, 0);
+        assert!(s > 0.7 && s < 1.0, "{s}");
+        assert!(idx.nearest("zzz qqq").is_none_or(|(_, s)| s < 0.2));
+    }
+}
