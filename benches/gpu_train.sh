@@ -4,7 +4,7 @@
 # measures inference abstracts/s of `bioner run` on the GPU. Nothing in CI depends on it.
 #
 #   benches/gpu_train.sh                       # on a CUDA machine with the repo set up
-#   ENCODER=models/all-MiniLM-L6-v2 EPOCHS=8 benches/gpu_train.sh   # the fast model instead
+#   ENCODER=models/all-MiniLM-L6-v2 EPOCHS=6 benches/gpu_train.sh   # the fast model instead
 #
 # Needs: a release binary (target/release/bioner, or BIN=...), the encoder directory
 # (`ops/setup.sh --encoder mpnet`), the prepared BC5CDR corpus with trees and augmented shards

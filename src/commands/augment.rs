@@ -61,16 +61,21 @@ pub fn run(a: AugmentArgs) -> Result<()> {
         "--p must be a probability, got {}",
         a.p
     );
-    let methods: Vec<Method> = if a.methods.iter().any(|m| m == "all") {
+    // Every name is checked, `all` included among others.
+    let parsed: Vec<Option<Method>> = a
+        .methods
+        .iter()
+        .map(|m| match m.as_str() {
+            "all" => Ok(None),
+            _ => Method::parse(m)
+                .map(Some)
+                .with_context(|| format!("unknown method {m:?} (mr, lwtr, sis, sr or all)")),
+        })
+        .collect::<Result<_>>()?;
+    let methods: Vec<Method> = if parsed.iter().any(Option::is_none) {
         Method::ALL.to_vec()
     } else {
-        a.methods
-            .iter()
-            .map(|m| {
-                Method::parse(m)
-                    .with_context(|| format!("unknown method {m:?} (mr, lwtr, sis, sr or all)"))
-            })
-            .collect::<Result<_>>()?
+        parsed.into_iter().flatten().collect()
     };
     let (train, problems) = read_labelled(&a.corpus)?;
     if !problems.is_empty() {

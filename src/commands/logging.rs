@@ -44,7 +44,13 @@ pub fn set_run_id(id: &str) {
 /// Installs the global subscriber: stderr, `RUST_LOG` filter, `format` lines.
 pub fn init(format: LogFormat) {
     let _ = FORMAT.set(format);
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("bioner: RUST_LOG={spec:?} is not a log filter: {e}");
+            std::process::exit(2)
+        }),
+        _ => EnvFilter::new("info"),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -1,5 +1,6 @@
-//! `bioner parser train` and `bioner parser eval`: the part-of-speech tagger and dependency
-//! parser trained on a CoNLL-U treebank, and their attachment scores and speed.
+//! `bioner parser train`, `eval` and `predict`: the part-of-speech tagger and dependency
+//! parser trained on a CoNLL-U treebank, their attachment scores and speed, and trees for a
+//! treebank's sentences.
 
 use std::path::PathBuf;
 
@@ -50,7 +51,8 @@ pub struct ParserTrainArgs {
     /// Where to write the model.
     #[arg(long, default_value = DEFAULT_PARSER_MODEL)]
     pub out: PathBuf,
-    /// Passes over the treebank (CRAFT dev stops improving after about 12 with beam 8).
+    /// Passes of the tagger over the treebank (and of the parser with `--arch perceptron`,
+    /// whose CRAFT dev score stops improving after about 12 with beam 8).
     #[arg(long, default_value_t = 12)]
     pub epochs: usize,
     #[arg(long, default_value_t = 1)]

@@ -18,7 +18,10 @@ pub const DEFAULT_ENCODER_DIR: &str = "models/all-MiniLM-L6-v2";
 /// Errors opening or reading a model directory. Each names the file it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelDirError {
-    #[error("model directory {0} does not exist (run ops/setup.sh for the default encoder)")]
+    #[error(
+        "model directory {0} does not exist (ops/setup.sh installs the default encoder; \
+         ops/setup.sh --encoder mpnet|e5 the others)"
+    )]
     Missing(PathBuf),
     #[error("{path}: {source}")]
     Io {
@@ -31,8 +34,9 @@ pub enum ModelDirError {
         source: serde_json::Error,
     },
     #[error(
-        "{path}: unsupported model_type {model_type:?} (bioner reads BERT-family encoders: \
-         bert, roberta, xlm-roberta, electra, mpnet)"
+        "{path}: unsupported model_type {model_type:?} (bioner reads bert, electra and mpnet \
+         encoders; RoBERTa and XLM-R count positions from the padding index and are not \
+         implemented)"
     )]
     UnsupportedModel { path: PathBuf, model_type: String },
     #[error(
@@ -40,6 +44,11 @@ pub enum ModelDirError {
          gelu_pytorch_tanh, gelu_fast, relu)"
     )]
     UnsupportedActivation { path: PathBuf, name: String },
+    #[error(
+        "{path}: unsupported position_embedding_type {kind:?} (bioner implements absolute \
+         position embeddings)"
+    )]
+    UnsupportedPositions { path: PathBuf, kind: String },
     #[error("{path}: cannot read safetensors: {source}")]
     Weights {
         path: PathBuf,
@@ -87,6 +96,13 @@ pub struct EncoderConfig {
     /// MPNet's relative position buckets (ignored by BERT).
     #[serde(default = "default_relative_buckets")]
     pub relative_attention_num_buckets: i64,
+    /// BERT's position embeddings: only `absolute` is implemented (checked on open).
+    #[serde(default = "default_position_embedding_type")]
+    pub position_embedding_type: String,
+}
+
+fn default_position_embedding_type() -> String {
+    "absolute".into()
 }
 
 /// Which layer layout a checkpoint follows (from `model_type`).
@@ -138,10 +154,11 @@ impl EncoderConfig {
         }
     }
 
-    /// The feed-forward activation (checked when the directory is opened; GELU for configs
-    /// built in code with an unknown name).
+    /// The feed-forward activation. [`HfModelDir::open`] rejects names bioner does not
+    /// implement, so only a config built in code can get here with one: that is a bug.
     pub fn activation(&self) -> Activation {
-        Activation::from_name(&self.hidden_act).unwrap_or(Activation::Gelu)
+        Activation::from_name(&self.hidden_act)
+            .unwrap_or_else(|| panic!("hidden_act {:?} is not implemented", self.hidden_act))
     }
 
     /// The longest window (special tokens included) the position embeddings allow: MPNet
@@ -176,7 +193,7 @@ fn default_relative_buckets() -> i64 {
 }
 
 /// Model types bioner reads: BERT's layer layout, and MPNet.
-const BERT_FAMILY: &[&str] = &["bert", "roberta", "xlm-roberta", "electra", "mpnet"];
+const BERT_FAMILY: &[&str] = &["bert", "electra", "mpnet"];
 
 /// An opened, validated Hugging Face model directory.
 ///
@@ -214,6 +231,12 @@ impl HfModelDir {
             return Err(ModelDirError::UnsupportedModel {
                 path: config_path,
                 model_type: config.model_type,
+            });
+        }
+        if config.position_embedding_type != "absolute" {
+            return Err(ModelDirError::UnsupportedPositions {
+                path: config_path,
+                kind: config.position_embedding_type,
             });
         }
         if Activation::from_name(&config.hidden_act).is_none() {
@@ -302,7 +325,7 @@ impl HfModelDir {
                 true,
                 true,
                 None,
-                self.lowercase(),
+                self.lowercase()?,
             )))
             .map_err(|e| err(&vocab, &e))?;
             tok.with_pre_tokenizer(Some(BertPreTokenizer));
@@ -317,12 +340,27 @@ impl HfModelDir {
         Ok(tok)
     }
 
-    /// `do_lower_case` from `tokenizer_config.json`; true when absent (uncased BERT).
-    fn lowercase(&self) -> bool {
-        std::fs::read_to_string(self.path.join("tokenizer_config.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v.get("do_lower_case").and_then(|b| b.as_bool()))
-            .unwrap_or(true)
+    /// `do_lower_case` from `tokenizer_config.json`; true when the file or the key is absent
+    /// (uncased BERT). A file that is there but cannot be read or parsed is an error.
+    fn lowercase(&self) -> Result<bool, ModelDirError> {
+        let path = self.path.join("tokenizer_config.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+            Err(source) => return Err(ModelDirError::Io { path, source }),
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| ModelDirError::Config {
+                path: path.clone(),
+                source,
+            })?;
+        match v.get("do_lower_case") {
+            None => Ok(true),
+            Some(serde_json::Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(ModelDirError::Tokenizer {
+                path,
+                message: format!("do_lower_case is {other}, not true or false"),
+            }),
+        }
     }
 }

@@ -17,7 +17,7 @@ pub enum DeviceChoice {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceError {
-    #[error("device {0:?}: expected auto, cpu, cuda or cuda:N")]
+    #[error("device {0:?}: expected auto, cpu, cuda (or gpu) or cuda:N")]
     Parse(String),
     #[error("CUDA device {requested} requested but {available} CUDA device(s) are available")]
     Unavailable { requested: usize, available: usize },

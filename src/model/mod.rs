@@ -345,7 +345,7 @@ impl SpanNer {
                         .select(1, 1)
                         .to_device(Device::Cpu),
                 )
-                .unwrap_or_default()
+                .expect("boundary probabilities to the CPU")
             };
             (p(&start), p(&end))
         });
@@ -457,7 +457,8 @@ impl SpanNer {
                 .collect();
             let k = ((rate * n as f64).ceil() as usize).min(none.len());
             let drawn = Tensor::randperm(none.len() as i64, (Kind::Int64, Device::Cpu));
-            let drawn = Vec::<i64>::try_from(drawn.narrow(0, 0, k as i64)).unwrap_or_default();
+            let drawn = Vec::<i64>::try_from(drawn.narrow(0, 0, k as i64))
+                .expect("drawn negatives to the CPU");
             let mut rows: Vec<i64> = (0..target.len() as i64)
                 .filter(|&i| target[i as usize] > 0)
                 .chain(drawn.into_iter().map(|d| none[d as usize]))
@@ -493,7 +494,7 @@ impl SpanNer {
         let flat = tch::no_grad(|| self.forward_flat(batch, false, self.config.boundary_threshold));
         if let Some(tags) = &flat.tags {
             let best = Vec::<i64>::try_from(tags.argmax(-1, false).to_device(Device::Cpu))
-                .unwrap_or_default();
+                .expect("tags to the CPU");
             return flat
                 .words
                 .iter()
@@ -520,7 +521,7 @@ impl SpanNer {
     fn span_scores(&self, flat: FlatOutputs) -> Vec<SpanScores> {
         let to_vec = |t: Tensor| {
             Vec::<f32>::try_from(t.softmax(-1, Kind::Float).to_device(Device::Cpu).view([-1]))
-                .unwrap_or_default()
+                .expect("span probabilities to the CPU")
         };
         let k = flat.span_logits.size()[1] as usize;
         let probs = to_vec(flat.span_logits);
@@ -603,9 +604,15 @@ pub struct SavedModel {
     /// `model`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineKind>,
-    /// The dependency parser the model was trained with (file name and sha256), if any.
+    /// The dependency parser the model was trained with (the training split's `bioner.graph`
+    /// footer, e.g. `parser models/parser/craft.bnrdep`), if any.
     #[serde(default)]
     pub parser: Option<String>,
+    /// The text language of the training split (`en`, `zh`; its `bioner.language` footer):
+    /// `bioner run` refuses a `[text] language` that differs. Absent in models from before it
+    /// was recorded (and for splits parsed without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// Training record: data hashes, metrics, settings (written by `bioner train`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<serde_json::Value>,

@@ -186,7 +186,7 @@ impl NerModel {
         vs: &nn::VarStore,
         dir: &Path,
         tokenizer_dir: &Path,
-        parser: Option<String>,
+        (parser, language): (Option<String>, Option<String>),
         training: Option<serde_json::Value>,
     ) -> Result<(), ModelError> {
         let io = |path: &Path| {
@@ -208,6 +208,7 @@ impl NerModel {
             model: self.config.clone(),
             baseline: self.baseline,
             parser,
+            language,
             training,
         }
         .write(dir)?;

@@ -1,5 +1,6 @@
 //! Dependency trees: the CoNLL-U treebank reader, a part-of-speech tagger (averaged perceptron)
-//! and two dependency parsers trained on CRAFT by `bioner parser train`: a neural graph-based
+//! and two dependency parsers trained on CRAFT (or the character-level GSD treebank for
+//! Chinese) by `bioner parser train`: a neural graph-based
 //! parser with biaffine attention (the default) and an arc-hybrid beam parser with an arc
 //! labeller (averaged perceptrons); tagger and parser are saved as one versioned model file.
 

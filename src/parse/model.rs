@@ -1,4 +1,5 @@
-//! The dependency model: tagger + arc-hybrid parser + arc labeller, trained together, saved
+//! The dependency model: tagger + parser (the neural biaffine one by default, or arc-hybrid) +
+//! arc labeller, trained together, saved
 //! to one versioned binary file and loaded in milliseconds.
 //!
 //! File layout (little-endian): magic `BNRDEP01`, u32 format version, a JSON metadata string,

@@ -48,7 +48,10 @@ pub enum PipelineError {
     },
     #[error(transparent)]
     Device(#[from] DeviceError),
-    #[error("parser model: {0} (train one with `bioner parser train`)")]
+    #[error(
+        "parser model: {0} (train one: `bioner parser train` for English; for Chinese see \
+         docs/TEXT.md, \"Chinese\")"
+    )]
     Parser(#[from] ParserModelError),
     #[error(transparent)]
     Sink(#[from] SinkError),
@@ -58,6 +61,16 @@ pub enum PipelineError {
     Source(#[from] SourceError),
     #[error("stage {0} stopped unexpectedly")]
     Stage(&'static str),
+    #[error(
+        "model {}: trained on {trained:?} text, but the pipeline's [text] language is \
+         {configured:?} (set [text] language = \"{trained}\")",
+        model.display()
+    )]
+    Language {
+        model: std::path::PathBuf,
+        trained: String,
+        configured: String,
+    },
     #[error("[link] {0}")]
     Link(#[from] crate::link::LinkError),
 }
@@ -251,6 +264,15 @@ fn load_models(
             path: m.dir.clone(),
             source,
         })?;
+    if let Some(trained) = &loaded.saved.language
+        && trained != config.text.language.code()
+    {
+        return Err(PipelineError::Language {
+            model: m.dir.clone(),
+            trained: trained.clone(),
+            configured: config.text.language.code().to_owned(),
+        });
+    }
     let needs_tree = loaded.model.baseline.is_none() && loaded.model.config.gcn;
     let parser = match needs_tree {
         true => {

@@ -1,5 +1,5 @@
-//! The manifest of finished input files (`DIR/_manifest.json` of the Parquet sink, or
-//! `run.state_dir` without one): an input is recorded only after every sink has its results
+//! The manifest of finished input files (`DIR/_manifest.json` of the Parquet sink, or the
+//! file `run.manifest` names): an input is recorded only after every sink has its results
 //! durably, and a later run skips inputs recorded with the same size, modification time and
 //! model. The file is rewritten whole through a temporary name, so it is never half-written.
 

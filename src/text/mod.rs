@@ -2,8 +2,8 @@
 //! offsets (bytes into the input; characters where the caller asks) so every later stage can
 //! point back into the original text.
 //!
-//! Each stage is a small trait with one rule-based implementation tuned for biomedical
-//! abstracts; `bioner text-eval` measures them against GENIA and CRAFT (docs/TEXT.md).
+//! Each stage is a small trait with rule-based implementations per [`Language`] (biomedical
+//! English; Chinese); `bioner text-eval` measures them against GENIA and CRAFT (docs/TEXT.md).
 
 pub mod bench;
 mod language;

@@ -1,4 +1,4 @@
-//! Sentence boundaries in biomedical abstracts.
+//! Sentence boundaries in biomedical abstracts, and in Chinese text (`CjkSentenceSplitter`).
 
 use std::ops::Range;
 

@@ -626,9 +626,12 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
             RunState::new(pipeline, hashes.clone())
         }
     };
-    let parser =
-        crate::corpus::table::footer_metadata(&config.data.train.join("sentences.parquet"))?
-            .remove("bioner.graph");
+    let mut footer =
+        crate::corpus::table::footer_metadata(&config.data.train.join("sentences.parquet"))?;
+    let (parser, language) = (
+        footer.remove("bioner.graph"),
+        footer.remove("bioner.language"),
+    );
 
     println!(
         "training {} on {} sentences ({} original + {} augmented), dev {}; labels {:?}; \
@@ -791,7 +794,13 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
                 "augmented_sentences": augmented,
                 "bioner_version": env!("CARGO_PKG_VERSION"),
             });
-            model.save(&vs, out_dir, hf.path(), parser.clone(), Some(training))?;
+            model.save(
+                &vs,
+                out_dir,
+                hf.path(),
+                (parser.clone(), language.clone()),
+                Some(training),
+            )?;
         }
         let ys = |f: fn(&EpochRecord) -> f64| state.records.iter().map(f).collect::<Vec<_>>();
         let svg = curves_svg(

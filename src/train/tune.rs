@@ -1,9 +1,9 @@
 //! Decision thresholds chosen on the dev split: the boundary gate (section 3.4) and the
 //! entity threshold on `1 - P(None)` (eq. 11). Training selects weights by dev F1 at the
 //! default thresholds; this then searches a small grid of both with one forward pass over dev
-//! (the span classifier's ungated scores) and keeps the pair with the best dev F1. The grid
-//! is coarse and dev is large (thousands of mentions), so the choice carries to test; the
-//! test split is never looked at.
+//! (the span classifier's ungated scores) and keeps the pair with the best dev F1; the test
+//! split is never looked at. Whether the choice carries to test must be checked: on JNLPBA it
+//! did not (docs/MODEL.md).
 
 use std::path::Path;
 
