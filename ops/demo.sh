@@ -5,7 +5,7 @@
 # example DuckDB query. The parser (models/parser/craft.bnrdep) and the default NER model
 # (models/ner-default/, float16) ship with the repository (model cards: models/parser.md,
 # models/ner-default.md), so nothing is trained. Only where they are missing does it train
-# them, and says so: the parser on CRAFT (~25 min on 2 cores) and the NER model on BC5CDR with
+# them, and says so: the parser on CRAFT (~17 min on 2 idle cores) and the NER model on BC5CDR with
 # its four augmentations (pipelines/train-default.toml, about 85 min). Extra arguments go to
 # `bioner run` (e.g. `--set model.device=cuda`).
 set -euo pipefail
@@ -18,7 +18,7 @@ cargo build --release --quiet
 BIONER=target/release/bioner
 
 if [ ! -f models/parser/craft.bnrdep ]; then
-  echo "== no parser model (it ships with the repository): training the tagger and parser on CRAFT (~25 min, once)"
+  echo "== no parser model (it ships with the repository): training the tagger and parser on CRAFT (~17 min, once)"
   "$BIONER" parser train
 fi
 if [ ! -f models/ner-default/bioner.json ]; then

@@ -183,6 +183,18 @@ pq.write_table(pa.table({
         ),
     )
     .unwrap();
+    // The model records its language: run as English, the pipeline refuses it at start-up.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("bioner.json")).unwrap()).unwrap();
+    assert_eq!(saved["language"], "zh");
+    let english = common::bioner_run(&pipeline, &["--set", "text.language=en"]);
+    assert!(!english.ok);
+    assert!(
+        english.stderr.contains("trained on \"zh\" text, but the pipeline's [text] language is \"en\""),
+        "{}",
+        english.stderr
+    );
+    assert!(!out.exists(), "nothing written by the refused run");
     let run = common::bioner_run_ok(&pipeline, &[]);
     assert_eq!(run.summary["documents"], 2, "{}", run.summary);
     common::assert_clean_log(&run.stderr, 0);
