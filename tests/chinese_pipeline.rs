@@ -190,7 +190,9 @@ pq.write_table(pa.table({
     let english = common::bioner_run(&pipeline, &["--set", "text.language=en"]);
     assert!(!english.ok);
     assert!(
-        english.stderr.contains("trained on \"zh\" text, but the pipeline's [text] language is \"en\""),
+        english
+            .stderr
+            .contains("trained on \"zh\" text, but the pipeline's [text] language is \"en\""),
         "{}",
         english.stderr
     );

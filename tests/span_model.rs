@@ -174,7 +174,7 @@ fn a_saved_model_directory_reloads_and_predicts_identically() {
                 &vs,
                 out.path(),
                 dir.path(),
-                Some("craft.bnrdep".into()),
+                (Some("craft.bnrdep".into()), Some("en".into())),
                 Some(serde_json::json!({"note": "test"})),
             )
             .unwrap();
@@ -182,6 +182,7 @@ fn a_saved_model_directory_reloads_and_predicts_identically() {
         assert_eq!(loaded.model.config, model.config);
         assert_eq!(loaded.model.baseline, baseline);
         assert_eq!(loaded.saved.parser.as_deref(), Some("craft.bnrdep"));
+        assert_eq!(loaded.saved.language.as_deref(), Some("en"));
         let batch: Vec<&Prepared> = prepared.iter().map(|(p, _)| p).collect();
         let again: Vec<Prepared> = data()
             .into_iter()
