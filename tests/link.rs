@@ -140,21 +140,12 @@ fn each_way_of_linking_gives_the_expected_concept() {
 fn eval_scores_an_imported_split_and_reports_bad_vocabulary_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let pt = data.join("bc5cdr/pubtator");
-    std::fs::create_dir_all(&pt).unwrap();
-    let test = project_root().join("tests/fixtures/link/test.PubTator.txt");
-    for f in ["CDR_TrainingSet", "CDR_DevelopmentSet", "CDR_TestSet"] {
-        std::fs::copy(&test, pt.join(format!("{f}.PubTator.txt"))).unwrap();
-    }
+    common::bc5cdr_fixture_from(
+        &data,
+        &project_root().join("tests/fixtures/link/test.PubTator.txt"),
+    );
     let corpora = tmp.path().join("corpora");
-    bioner_ok(&[
-        "import",
-        "bc5cdr",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        corpora.to_str().unwrap(),
-    ]);
+    common::import_bc5cdr(&data, &corpora);
     let split = corpora.join("bc5cdr/test");
     // the mentions table carries the corpus's ids
     let ids = common::run_python(
@@ -221,11 +212,8 @@ fn eval_scores_an_imported_split_and_reports_bad_vocabulary_lines() {
     assert_eq!(e2e["predicted"], 6);
 }
 
-#[test]
-fn a_missing_or_empty_vocabulary_is_an_error_before_any_document() {
-    let tmp = tempfile::tempdir().unwrap();
-    let missing = tmp.path().join("nowhere/CTD_diseases.tsv.gz");
-    let config = link_config(tmp.path(), &missing);
+/// `bioner link lookup CONFIG --type Disease x`, which must fail; its output.
+fn failed_lookup(config: &Path) -> String {
     let (ok, out) = bioner(&[
         "link",
         "lookup",
@@ -234,7 +222,16 @@ fn a_missing_or_empty_vocabulary_is_an_error_before_any_document() {
         "Disease",
         "x",
     ]);
-    assert!(!ok);
+    assert!(!ok, "{out}");
+    out
+}
+
+#[test]
+fn a_missing_or_empty_vocabulary_is_an_error_before_any_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nowhere/CTD_diseases.tsv.gz");
+    let config = link_config(tmp.path(), &missing);
+    let out = failed_lookup(&config);
     assert!(
         out.contains("vocabulary \"MEDIC\": cannot read")
             && out.contains("nowhere/CTD_diseases.tsv.gz"),
@@ -243,15 +240,7 @@ fn a_missing_or_empty_vocabulary_is_an_error_before_any_document() {
     let empty = tmp.path().join("empty.tsv");
     std::fs::write(&empty, "# nothing\nonly one column\n").unwrap();
     let config = link_config(tmp.path(), &empty);
-    let (ok, out) = bioner(&[
-        "link",
-        "lookup",
-        config.to_str().unwrap(),
-        "--type",
-        "Disease",
-        "x",
-    ]);
-    assert!(!ok);
+    let out = failed_lookup(&config);
     assert!(
         out.contains("holds no usable name (1 data line(s); first problem: line 2"),
         "{out}"

@@ -115,6 +115,11 @@ fn docs_json() -> Value {
 /// A temporary directory with the gzip XML input in `in/` and a pipeline over it writing to
 /// `out/`: (the directory, inputs, out, pipeline file).
 fn xml_run() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    xml_run_with("")
+}
+
+/// [`xml_run`] with `extra` tables appended to the pipeline file.
+fn xml_run_with(extra: &str) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let inputs = tmp.path().join("in");
     std::fs::create_dir_all(&inputs).unwrap();
@@ -127,7 +132,7 @@ fn xml_run() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
             inputs.display()
         ),
         &out,
-        "",
+        extra,
     );
     (tmp, inputs, out, p)
 }
@@ -241,11 +246,6 @@ fn pubmed_xml_to_entity_tables_with_rejects_deletions_manifest_and_force() {
 /// names of the fixture vocabularies get their ids (DuckDB reads them back).
 #[test]
 fn linked_entities_carry_concept_ids() {
-    let tmp = tempfile::tempdir().unwrap();
-    let inputs = tmp.path().join("in");
-    std::fs::create_dir_all(&inputs).unwrap();
-    write_xml(&inputs.join("update0001.xml.gz"));
-    let out = tmp.path().join("out");
     let f = common::project_root().join("tests/fixtures/link");
     let link = format!(
         "[link]\nfuzzy_threshold = 0.5\n\
@@ -256,15 +256,7 @@ fn linked_entities_carry_concept_ids() {
         f.join("medic.tsv").display(),
         f.join("mesh.tsv").display()
     );
-    let p = pipeline(
-        tmp.path(),
-        &format!(
-            "[source]\nkind = \"pubmed_xml\"\npaths = [\"{}/*.xml.gz\"]",
-            inputs.display()
-        ),
-        &out,
-        &link,
-    );
+    let (_tmp, _inputs, out, p) = xml_run_with(&link);
     let r = common::bioner_run_ok(&p, &[]);
     // the fixture vocabularies have bad lines on purpose: one WARN for each vocabulary
     let warned = r

@@ -306,12 +306,32 @@ pub fn assert_clean_log(stderr: &str, rejects: u64) {
 
 /// Lays out `data` like ../shared/data with the PubTator fixture as BC5CDR's three splits.
 pub fn bc5cdr_fixture(data: &std::path::Path) {
+    bc5cdr_fixture_from(
+        data,
+        &project_root().join("tests/fixtures/corpora/mini.PubTator.txt"),
+    );
+}
+
+/// Lays out `data` like ../shared/data with the PubTator file `fixture` as BC5CDR's three
+/// splits.
+pub fn bc5cdr_fixture_from(data: &std::path::Path, fixture: &std::path::Path) {
     let pt = data.join("bc5cdr/pubtator");
     std::fs::create_dir_all(&pt).unwrap();
-    let fixture = project_root().join("tests/fixtures/corpora/mini.PubTator.txt");
     for f in ["CDR_TrainingSet", "CDR_DevelopmentSet", "CDR_TestSet"] {
-        std::fs::copy(&fixture, pt.join(format!("{f}.PubTator.txt"))).unwrap();
+        std::fs::copy(fixture, pt.join(format!("{f}.PubTator.txt"))).unwrap();
     }
+}
+
+/// `bioner import bc5cdr` from the data folder `data` into `corpora`.
+pub fn import_bc5cdr(data: &std::path::Path, corpora: &std::path::Path) {
+    bioner_ok(&[
+        "import",
+        "bc5cdr",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        corpora.to_str().unwrap(),
+    ]);
 }
 
 /// A small CoNLL-U treebank: "The NOUN VERB the NOUN in the NOUN ." sentences.
@@ -395,14 +415,7 @@ pub fn parsed_corpus(root: &std::path::Path, splits: &[&str]) -> (PathBuf, PathB
     let data = root.join("data");
     bc5cdr_fixture(&data);
     let corpora = root.join("corpora");
-    bioner_ok(&[
-        "import",
-        "bc5cdr",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        corpora.to_str().unwrap(),
-    ]);
+    import_bc5cdr(&data, &corpora);
     for s in splits {
         let split = corpora.join("bc5cdr").join(s);
         bioner_ok(&[
