@@ -84,21 +84,7 @@ pub fn load_linker(path: &Path, sets: &[String]) -> Result<(Linker, Duration)> {
     let started = Instant::now();
     let linker = Linker::load(&config).with_context(|| format!("{}: [link]", path.display()))?;
     let took = started.elapsed();
-    for r in &linker.index.reports {
-        eprintln!(
-            "vocabulary {}: {} names of {} concepts from {} ({} data lines{})",
-            r.label,
-            r.names,
-            r.concepts,
-            r.path,
-            r.lines,
-            if r.bad_lines == 0 {
-                String::new()
-            } else {
-                format!("; {} bad, first: {}", r.bad_lines, r.first_bad.join("; "))
-            }
-        );
-    }
+    linker.log_vocabularies();
     Ok((linker, took))
 }
 

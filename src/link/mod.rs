@@ -122,6 +122,31 @@ impl Linker {
         })
     }
 
+    /// Logs what was read from each vocabulary (INFO), and its unusable lines with the first
+    /// three (one WARN per vocabulary).
+    pub fn log_vocabularies(&self) {
+        for r in &self.index.reports {
+            tracing::info!(
+                vocabulary = %r.label,
+                names = r.names,
+                concepts = r.concepts,
+                lines = r.lines,
+                bad_lines = r.bad_lines,
+                "linking vocabulary loaded from {}",
+                r.path
+            );
+            if r.bad_lines > 0 {
+                tracing::warn!(
+                    vocabulary = %r.label,
+                    "{} line(s) of {} not used (first: {})",
+                    r.bad_lines,
+                    r.path,
+                    r.first_bad.join("; ")
+                );
+            }
+        }
+    }
+
     /// The link of one mention of a document whose abbreviations are `abbreviations`;
     /// `None` when no vocabulary links `entity_type`.
     pub fn link(

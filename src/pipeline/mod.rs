@@ -144,25 +144,7 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
     // Vocabularies are read before any document: a missing file stops the run here.
     let linker = config.link.as_ref().map(Linker::load).transpose()?;
     if let Some(l) = &linker {
-        for r in &l.index.reports {
-            tracing::info!(
-                vocabulary = %r.label,
-                names = r.names,
-                concepts = r.concepts,
-                bad_lines = r.bad_lines,
-                "linking vocabulary loaded from {}",
-                r.path
-            );
-            if r.bad_lines > 0 {
-                tracing::warn!(
-                    vocabulary = %r.label,
-                    "{} line(s) of {} not used (first: {})",
-                    r.bad_lines,
-                    r.path,
-                    r.first_bad.join("; ")
-                );
-            }
-        }
+        l.log_vocabularies();
     }
     let stamp = Stamp {
         model_id: model_id(&config.model.dir, &loaded.model.config)?,
