@@ -18,7 +18,8 @@
 //! - [`link`]: entity linking to concept ids (MeSH): vocabularies, normalised-name index,
 //!   abbreviations, composite mentions, the fuzzy fallback; run after the model.
 //! - [`corpus`]: annotated corpora read into canonical Parquet tables; [`augment`]: the four
-//!   augmentations; [`train`]: training (resumable); [`eval`]: strict entity scoring.
+//!   augmentations; [`train`]: training (resumable); [`eval`]: strict entity scoring;
+//!   [`export`]: a run's output tables as PubTator and BioC.
 //! - [`config`]: pipeline files with `--set` overrides; [`kafka`]: Kafka client settings;
 //!   [`fsutil`]: files written whole or not at all.
 //!
@@ -31,6 +32,7 @@ pub mod corpus;
 pub mod document;
 pub mod encoder;
 pub mod eval;
+pub mod export;
 pub mod fsutil;
 pub mod kafka;
 pub mod link;

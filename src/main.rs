@@ -27,7 +27,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Read a corpus into canonical Parquet tables (documents, mentions, sentences) per split
-    /// and print its counts next to the published ones.
+    /// and print its counts next to the published ones; or a corpus of your own by format
+    /// (`--format pubtator|bioc|conll FILE... --name NAME`).
     Import(commands::import::ImportArgs),
     /// Measure the sentence splitter (boundary P/R/F1 on GENIA and CRAFT) and the word tokenizer
     /// (share of BC5CDR and GENIA entity boundaries on token boundaries).
@@ -61,6 +62,9 @@ enum Command {
     /// Run an inference pipeline: documents from PubMed XML, Parquet or Kafka, entity spans
     /// to Parquet and/or Kafka, a summary at the end (pipelines/README.md).
     Run(commands::run::RunArgs),
+    /// Write a run's output tables as PubTator, BioC XML or BioC JSON (docs/PIPELINE.md):
+    /// the latest version of each document, with its text and entities.
+    Export(commands::export::ExportArgs),
     /// Put a PubMed dump (XML files or Parquet) onto a Kafka topic for a consumer group of
     /// `bioner run` workers: one JSON message per record, keyed by PMID; deletions included.
     Publish(commands::publish::PublishArgs),
@@ -120,6 +124,7 @@ fn main() -> Result<()> {
         Command::Train(args) => commands::train::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Publish(args) => commands::publish::publish(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Pack(args) => commands::pack::run(args),
         Command::Topics { command } => commands::publish::topics(command),
         Command::Encoder { command } => commands::encoder::run(command),

@@ -25,7 +25,8 @@ pub struct EvalArgs {
     /// Gold mentions Parquet (e.g. data/corpora/bc5cdr/test/mentions.parquet).
     #[arg(long, requires = "pred")]
     pub gold: Option<PathBuf>,
-    /// Predicted mentions Parquet.
+    /// Predicted mentions Parquet, or the output directory of a `bioner run` (its entity
+    /// tables, section title = 0 and abstract = 1, as a PubMed-style corpus numbers them).
     #[arg(long, requires = "gold")]
     pub pred: Option<PathBuf>,
     /// Print JSON instead of a table.
@@ -141,9 +142,33 @@ fn eval_model(
     Ok(())
 }
 
-/// Scores the mentions of `pred` against those of `gold` (mentions tables).
+/// Scores the mentions of `pred` against those of `gold`: mentions tables, or for `pred` the
+/// output directory of a `bioner run` (its entities; title = section 0, abstract = 1, as a
+/// PubMed-style corpus import numbers them).
 fn evaluate_mentions(gold: &Path, pred: &Path) -> Result<Report> {
     let spans = |path: &Path| -> Result<Vec<TypedSpan<(String, u32)>>> {
+        if path.join("documents").is_dir() {
+            let run = bioner::export::read_run(path)?;
+            if let Some(p) = run.problems.first() {
+                anyhow::bail!(
+                    "{} entities do not match their text, e.g. {p}",
+                    run.problems.len()
+                );
+            }
+            return Ok(run
+                .documents
+                .into_iter()
+                .flat_map(|d| {
+                    let id = d.id;
+                    d.entities.into_iter().map(move |e| TypedSpan {
+                        unit: (id.clone(), e.section as u32),
+                        start: e.char_start,
+                        end: e.char_end,
+                        label: e.entity_type,
+                    })
+                })
+                .collect());
+        }
         Ok(read_mentions(path)?
             .into_iter()
             .map(|m| TypedSpan {

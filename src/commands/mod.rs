@@ -5,6 +5,7 @@
 pub mod augment;
 pub mod encoder;
 pub mod eval;
+pub mod export;
 pub mod import;
 pub mod info;
 pub mod link;

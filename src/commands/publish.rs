@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use bioner::document::{Reject, SourceRecord, TextLimits};
+use bioner::document::{Metadata, Reject, SourceRecord, TextLimits};
 use bioner::kafka::{KafkaSettings, Producer, TopicOutcome, create_topics};
 use bioner::source::parquet::Columns;
 use bioner::source::{files, open_records};
@@ -100,6 +100,8 @@ struct Message<'a> {
     abstract_text: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     deleted: bool,
+    #[serde(flatten)]
+    meta: Option<&'a Metadata>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -156,6 +158,7 @@ pub fn publish(a: PublishArgs) -> Result<()> {
         id: a.id_column.clone(),
         title: a.title_column.clone(),
         abstract_text: a.abstract_column.clone(),
+        passthrough: Vec::new(),
     };
     let limits = TextLimits {
         max_text_bytes: a.max_text_bytes,
@@ -184,7 +187,7 @@ pub fn publish(a: PublishArgs) -> Result<()> {
         };
         for record in records {
             match record {
-                SourceRecord::Document { document, .. } => {
+                SourceRecord::Document { document, meta, .. } => {
                     let text = |i: usize| {
                         document
                             .sections
@@ -199,6 +202,7 @@ pub fn publish(a: PublishArgs) -> Result<()> {
                             title: text(0),
                             abstract_text: text(1),
                             deleted: false,
+                            meta: Some(&meta),
                         },
                     );
                     summary.documents += 1;
@@ -211,6 +215,7 @@ pub fn publish(a: PublishArgs) -> Result<()> {
                             title: None,
                             abstract_text: None,
                             deleted: true,
+                            meta: None,
                         },
                     );
                     summary.deletions += 1;

@@ -230,6 +230,13 @@ fn finish_document(
                 });
                 continue;
             }
+            let mut m = m;
+            // The concept: PubTator's BioC writes `identifier`, BC5CDR's `MESH`.
+            m.concept_id = infon("identifier")
+                .or_else(|| infon("MESH"))
+                .map(str::trim)
+                .filter(|id| !id.is_empty() && *id != "-1")
+                .map(str::to_owned);
             corpus.mentions.push(m);
         }
         sections.push(Section {

@@ -1,5 +1,6 @@
 //! Token files in IOB2: `token<TAB>tag` per line (extra middle columns allowed, the tag is the
-//! last column), blank lines between sentences. Document boundaries, when present:
+//! last column; a line without a tab is split on whitespace, as CoNLL-2003 writes it), blank
+//! lines between sentences. Document boundaries, when present:
 //! `###MEDLINE:<id>` lines (JNLPBA) or `-DOCSTART-` lines (CoNLL, MTL-Bioinformatics).
 //!
 //! Token corpora carry no original text, so each document gets one `text` section made of its
@@ -38,11 +39,16 @@ pub fn read_iob(path: &Path) -> Result<Corpus, CorpusError> {
             builder.start_document(None, lineno)?;
             continue;
         }
-        let cols: Vec<&str> = line.split('\t').collect();
+        // Tab-separated (JNLPBA, MTL-Bioinformatics); else whitespace (CoNLL-2003 style).
+        let cols: Vec<&str> = if line.contains('\t') {
+            line.split('\t').collect()
+        } else {
+            line.split_whitespace().collect()
+        };
         if cols.len() < 2 || cols[0].is_empty() {
             return Err(CorpusError::malformed(
                 Location::file(path).line(lineno),
-                format!("expected `token<TAB>tag`, found {line:?}"),
+                format!("expected `token<TAB>tag` (or `token tag`), found {line:?}"),
             ));
         }
         let tag = cols[cols.len() - 1].trim();

@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 
+use super::meta::Metadata;
 use super::record::Reject;
 
 /// Version of the output contract (entity, document and reject tables; Kafka messages).
-pub const OUTPUT_SCHEMA_VERSION: &str = "2";
+pub const OUTPUT_SCHEMA_VERSION: &str = "3";
 
 /// One typed span of a section, with character (Unicode scalar) and byte (UTF-8) offsets that
 /// select `text` from the section text.
@@ -50,6 +51,10 @@ pub struct DocResult {
     pub sentences: u32,
     pub tokens: u32,
     pub entities: Vec<EntitySpan>,
+    /// The section texts (`title`, `abstract`); `None` for a deletion.
+    pub text: Option<[String; 2]>,
+    /// What the source knows about the document besides its text.
+    pub meta: Metadata,
 }
 
 /// Names of the sections the sources produce, in order.

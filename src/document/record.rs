@@ -1,6 +1,7 @@
 //! What a source yields per record: a document to annotate, a deletion, or a rejected record
 //! with the reason; and the limits every source applies to a document's text.
 
+use super::meta::Metadata;
 use super::text::Document;
 
 /// Limits every source applies to a document's text.
@@ -27,6 +28,8 @@ pub enum SourceRecord {
         document: Document,
         /// Where it came from, for messages: "file.xml.gz record 17", "topic/2@1234".
         origin: String,
+        /// Journal, date, languages, publication types, MeSH headings, passed-through columns.
+        meta: Metadata,
     },
     /// A deletion of a document id (PubMed `DeleteCitation`, or a Kafka message with
     /// `"deleted": true`).

@@ -127,6 +127,11 @@ pub struct SinksConfig {
 #[serde(deny_unknown_fields)]
 pub struct ParquetSinkConfig {
     pub dir: PathBuf,
+    /// Write each document's title and abstract into the documents table (columns `title`
+    /// and `abstract`; null when false). Turn off to keep the tables small when the text is
+    /// stored elsewhere; `bioner export` needs the text.
+    #[serde(default = "yes")]
+    pub document_text: bool,
 }
 
 /// One JSON message per document (`schemas/kafka_entities.schema.json`), keyed by its id.
@@ -200,6 +205,23 @@ impl RunConfig {
         if let SourceConfig::Kafka(k) = &self.source {
             if k.unit_messages < 1 {
                 return Err("source.unit_messages must be at least 1".into());
+            }
+        }
+        if let SourceConfig::Parquet(p) = &self.source {
+            let own = crate::sink::parquet::documents_schema();
+            let mut seen = std::collections::HashSet::new();
+            for name in &p.passthrough_columns {
+                if own.field_with_name(name).is_ok() {
+                    return Err(format!(
+                        "source.passthrough_columns: {name:?} is a column of the documents \
+                         table already; rename it in the input"
+                    ));
+                }
+                if !seen.insert(name) {
+                    return Err(format!(
+                        "source.passthrough_columns: {name:?} is listed twice"
+                    ));
+                }
             }
         }
         if self.model.token_budget == 0 || self.model.max_batch_sentences == 0 {

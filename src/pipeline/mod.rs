@@ -272,7 +272,9 @@ fn load_models(
 fn open_sinks(config: &RunConfig) -> Result<Vec<Box<dyn Sink>>, PipelineError> {
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(p) = &config.sinks.parquet {
-        sinks.push(Box::new(ParquetSink::new(&p.dir)?));
+        sinks.push(Box::new(
+            ParquetSink::new(&p.dir)?.with_document_text(p.document_text),
+        ));
     }
     if let Some(k) = &config.sinks.kafka {
         let settings = config.kafka.as_ref().expect("checked by RunConfig");

@@ -7,7 +7,9 @@ use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use crate::corpus::CharIndex;
-use crate::document::{DocResult, Document, EntitySpan, Reject, SECTIONS, Sentence, SourceRecord};
+use crate::document::{
+    DocResult, Document, EntitySpan, Metadata, Reject, SECTIONS, Sentence, SourceRecord,
+};
 use crate::link::{Abbreviations, Link, Linker};
 use crate::model::{NerModel, Prepared};
 use crate::parse::{Grapher, annotate_documents};
@@ -18,6 +20,7 @@ pub enum Annotated {
     Doc {
         document: Document,
         origin: String,
+        meta: Metadata,
         sentences: Vec<Sentence>,
         prepared: Vec<Prepared>,
     },
@@ -50,14 +53,18 @@ impl TextStage<'_> {
         records
             .into_par_iter()
             .map(|r| match r {
-                SourceRecord::Document { document, origin } => self.document(document, origin),
+                SourceRecord::Document {
+                    document,
+                    origin,
+                    meta,
+                } => self.document(document, origin, meta),
                 SourceRecord::Deletion { id, origin } => Annotated::Deletion { id, origin },
                 SourceRecord::Reject(r) => Annotated::Reject(r),
             })
             .collect()
     }
 
-    fn document(&self, document: Document, origin: String) -> Annotated {
+    fn document(&self, document: Document, origin: String, meta: Metadata) -> Annotated {
         let sentences = annotate_documents(
             std::slice::from_ref(&document),
             self.splitter,
@@ -82,6 +89,7 @@ impl TextStage<'_> {
         Annotated::Doc {
             document,
             origin,
+            meta,
             sentences,
             prepared,
         }
@@ -157,6 +165,7 @@ pub fn infer(
             Annotated::Doc {
                 document,
                 origin,
+                meta,
                 sentences,
                 ..
             } => {
@@ -197,15 +206,23 @@ pub fn infer(
                     link_entities(linker, &document, &mut entities);
                 }
                 let chars = |i: usize| document.sections[i].text.chars().count() as u32;
+                let (title_chars, abstract_chars) = (chars(0), chars(1));
+                let mut sections = document.sections.into_iter().map(|s| s.text);
+                let text = [
+                    sections.next().unwrap_or_default(),
+                    sections.next().unwrap_or_default(),
+                ];
                 Finished::Doc(DocResult {
-                    title_chars: chars(0),
-                    abstract_chars: chars(1),
+                    title_chars,
+                    abstract_chars,
                     sentences: sentences.len() as u32,
                     tokens: sentences.iter().map(|s| s.tokens.len() as u32).sum(),
                     id: document.id,
                     deleted: false,
                     origin,
                     entities,
+                    text: Some(text),
+                    meta,
                 })
             }
             Annotated::Deletion { id, origin } => Finished::Doc(DocResult {
@@ -217,6 +234,8 @@ pub fn infer(
                 sentences: 0,
                 tokens: 0,
                 entities: Vec::new(),
+                text: None,
+                meta: Metadata::default(),
             }),
             Annotated::Reject(r) => Finished::Reject(r),
         })

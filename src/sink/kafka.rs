@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::{Sink, SinkError};
-use crate::document::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, Stamp, UnitOutput};
+use crate::document::{DocResult, EntitySpan, Metadata, OUTPUT_SCHEMA_VERSION, Stamp, UnitOutput};
 use crate::kafka::{KafkaSettings, Producer};
 
 /// The message for one document.
@@ -18,6 +18,10 @@ pub struct DocumentMessage<'a> {
     pub model_id: &'a str,
     pub run_id: &'a str,
     pub origin: &'a str,
+    /// Journal, dates, languages, publication types, MeSH headings; fields the source does
+    /// not give are left out.
+    #[serde(flatten)]
+    pub meta: &'a Metadata,
     pub entities: &'a [EntitySpan],
 }
 
@@ -30,6 +34,7 @@ impl<'a> DocumentMessage<'a> {
             model_id: &stamp.model_id,
             run_id: &stamp.run_id,
             origin: &doc.origin,
+            meta: &doc.meta,
             entities: &doc.entities,
         }
     }

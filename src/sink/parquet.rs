@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Float32Array, Int32Array, RecordBatch, StringArray,
-    StringDictionaryBuilder,
+    Array, ArrayRef, BooleanArray, Float32Array, Int32Array, ListBuilder, RecordBatch, StringArray,
+    StringBuilder, StringDictionaryBuilder, new_null_array,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
+use arrow::error::ArrowError;
 
 use super::{Sink, SinkError};
 use crate::corpus::table::write_table;
-use crate::document::{OUTPUT_SCHEMA_VERSION, Stamp, UnitOutput};
+use crate::document::{DocResult, OUTPUT_SCHEMA_VERSION, Stamp, UnitOutput};
 
 fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
@@ -44,7 +45,12 @@ pub fn entities_schema() -> SchemaRef {
     ]))
 }
 
-/// Schema of `documents/*.parquet`.
+fn string_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+}
+
+/// Schema of `documents/*.parquet`, without the columns a Parquet source passes through
+/// (they follow these, with their input types).
 pub fn documents_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("doc_id", DataType::Utf8, false),
@@ -55,9 +61,58 @@ pub fn documents_schema() -> SchemaRef {
         Field::new("sentences", DataType::Int32, false),
         Field::new("tokens", DataType::Int32, false),
         Field::new("entities", DataType::Int32, false),
+        Field::new("journal", DataType::Utf8, true),
+        Field::new("pub_year", DataType::Int32, true),
+        Field::new("pub_date", DataType::Utf8, true),
+        Field::new("languages", string_list(), false),
+        Field::new("publication_types", string_list(), false),
+        Field::new("mesh_ids", string_list(), false),
+        Field::new("mesh_headings", string_list(), false),
+        Field::new("title", DataType::Utf8, true),
+        Field::new("abstract", DataType::Utf8, true),
         Field::new("model_id", dict(), false),
         Field::new("run_id", dict(), false),
     ]))
+}
+
+fn string_lists<'a>(values: impl Iterator<Item = &'a [String]>) -> ArrayRef {
+    let mut b = ListBuilder::new(StringBuilder::new());
+    for list in values {
+        for v in list {
+            b.values().append_value(v);
+        }
+        b.append(true);
+    }
+    Arc::new(b.finish())
+}
+
+/// The passed-through columns of a unit's documents, each with the type it has in the input
+/// (a unit is one input file, so its documents share the columns); a document without one
+/// (a deletion) gets a null.
+fn passthrough_columns(docs: &[DocResult]) -> Result<Vec<(Field, ArrayRef)>, ArrowError> {
+    let Some(first) = docs.iter().find(|d| !d.meta.passthrough.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (k, column) in first.meta.passthrough.iter().enumerate() {
+        let data_type = column.value.data_type();
+        let nulls = new_null_array(data_type, 1);
+        let parts: Vec<&dyn Array> = docs
+            .iter()
+            .map(|d| match d.meta.passthrough.get(k) {
+                Some(p) if p.name == column.name => p.value.as_ref(),
+                _ => nulls.as_ref(),
+            })
+            .collect();
+        let array = arrow::compute::concat(&parts).map_err(|e| {
+            ArrowError::InvalidArgumentError(format!(
+                "passed-through column {:?}: {e}",
+                column.name
+            ))
+        })?;
+        out.push((Field::new(&column.name, data_type.clone(), true), array));
+    }
+    Ok(out)
 }
 
 /// Schema of `rejects/*.parquet`.
@@ -91,11 +146,13 @@ fn ints(values: impl Iterator<Item = u32>) -> ArrayRef {
     Arc::new(Int32Array::from_iter_values(values.map(|v| v as i32)))
 }
 
-/// The three tables of a unit as record batches.
+/// The three tables of a unit as record batches; the documents table holds the section texts
+/// when `document_text` is set (else nulls).
 pub fn unit_batches(
     unit: &UnitOutput,
     stamp: &Stamp,
-) -> Result<[RecordBatch; 3], arrow::error::ArrowError> {
+    document_text: bool,
+) -> Result<[RecordBatch; 3], ArrowError> {
     let spans: Vec<(&str, &crate::document::EntitySpan)> = unit
         .docs
         .iter()
@@ -135,25 +192,52 @@ pub fn unit_batches(
         ],
     )?;
     let d = &unit.docs;
-    let documents = RecordBatch::try_new(
-        documents_schema(),
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                d.iter().map(|x| x.id.as_str()),
-            )),
-            Arc::new(BooleanArray::from_iter(d.iter().map(|x| Some(x.deleted)))),
-            Arc::new(StringArray::from_iter_values(
-                d.iter().map(|x| x.origin.as_str()),
-            )),
-            ints(d.iter().map(|x| x.title_chars)),
-            ints(d.iter().map(|x| x.abstract_chars)),
-            ints(d.iter().map(|x| x.sentences)),
-            ints(d.iter().map(|x| x.tokens)),
-            ints(d.iter().map(|x| x.entities.len() as u32)),
-            dict_of(std::iter::repeat_n(stamp.model_id.as_str(), d.len())),
-            dict_of(std::iter::repeat_n(stamp.run_id.as_str(), d.len())),
-        ],
-    )?;
+    let text = |section: usize| -> ArrayRef {
+        Arc::new(StringArray::from_iter(d.iter().map(|x| {
+            x.text
+                .as_ref()
+                .filter(|_| document_text)
+                .map(|t| t[section].as_str())
+        })))
+    };
+    let passthrough = passthrough_columns(d)?;
+    let mut fields: Vec<Field> = documents_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.extend(passthrough.iter().map(|(f, _)| f.clone()));
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            d.iter().map(|x| x.id.as_str()),
+        )),
+        Arc::new(BooleanArray::from_iter(d.iter().map(|x| Some(x.deleted)))),
+        Arc::new(StringArray::from_iter_values(
+            d.iter().map(|x| x.origin.as_str()),
+        )),
+        ints(d.iter().map(|x| x.title_chars)),
+        ints(d.iter().map(|x| x.abstract_chars)),
+        ints(d.iter().map(|x| x.sentences)),
+        ints(d.iter().map(|x| x.tokens)),
+        ints(d.iter().map(|x| x.entities.len() as u32)),
+        Arc::new(StringArray::from_iter(
+            d.iter().map(|x| x.meta.journal.as_deref()),
+        )),
+        Arc::new(Int32Array::from_iter(d.iter().map(|x| x.meta.pub_year))),
+        Arc::new(StringArray::from_iter(
+            d.iter().map(|x| x.meta.pub_date.as_deref()),
+        )),
+        string_lists(d.iter().map(|x| x.meta.languages.as_slice())),
+        string_lists(d.iter().map(|x| x.meta.publication_types.as_slice())),
+        string_lists(d.iter().map(|x| x.meta.mesh_ids.as_slice())),
+        string_lists(d.iter().map(|x| x.meta.mesh_headings.as_slice())),
+        text(0),
+        text(1),
+        dict_of(std::iter::repeat_n(stamp.model_id.as_str(), d.len())),
+        dict_of(std::iter::repeat_n(stamp.run_id.as_str(), d.len())),
+    ];
+    columns.extend(passthrough.into_iter().map(|(_, a)| a));
+    let documents = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
     let r = &unit.rejects;
     let rejects = RecordBatch::try_new(
         rejects_schema(),
@@ -177,6 +261,7 @@ pub fn unit_batches(
 /// The Parquet sink.
 pub struct ParquetSink {
     dir: PathBuf,
+    document_text: bool,
 }
 
 /// Tables of the Parquet sink, in the order of [`unit_batches`].
@@ -207,7 +292,14 @@ impl ParquetSink {
         }
         Ok(Self {
             dir: dir.to_path_buf(),
+            document_text: true,
         })
+    }
+
+    /// Whether the documents table holds the title and abstract text (the default) or nulls.
+    pub fn with_document_text(mut self, document_text: bool) -> Self {
+        self.document_text = document_text;
+        self
     }
 
     /// Where table `table` of unit `name` is written.
@@ -218,10 +310,11 @@ impl ParquetSink {
 
 impl Sink for ParquetSink {
     fn write(&mut self, unit: &UnitOutput, stamp: &Stamp) -> Result<Vec<String>, SinkError> {
-        let batches = unit_batches(unit, stamp).map_err(|e| SinkError::Parquet {
-            path: self.dir.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let batches =
+            unit_batches(unit, stamp, self.document_text).map_err(|e| SinkError::Parquet {
+                path: self.dir.display().to_string(),
+                message: e.to_string(),
+            })?;
         let mut meta: Vec<(&str, String)> = vec![
             ("model_id", stamp.model_id.clone()),
             ("run_id", stamp.run_id.clone()),

@@ -36,6 +36,11 @@ pub struct ParquetSourceConfig {
     /// Column of the abstract (string; may be null).
     #[serde(default = "default_abstract_column")]
     pub abstract_column: String,
+    /// Columns copied as they are (any type) to the documents table, after its own columns:
+    /// a journal, a date, a licence, an internal key. A name the documents table already
+    /// uses (`journal`, `pub_year`, ...; `schemas/entities.md`) is refused at start-up.
+    #[serde(default)]
+    pub passthrough_columns: Vec<String>,
 }
 
 /// A Kafka topic of JSON documents (`schemas/kafka_document.schema.json`), read in a consumer
@@ -79,6 +84,7 @@ impl ParquetSourceConfig {
             id: self.id_column.clone(),
             title: self.title_column.clone(),
             abstract_text: self.abstract_column.clone(),
+            passthrough: self.passthrough_columns.clone(),
         }
     }
 }

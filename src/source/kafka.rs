@@ -30,7 +30,7 @@ use serde::Deserialize;
 use super::config::KafkaSourceConfig;
 use super::{CommitReport, Lag, SourceError, document};
 use crate::document::{
-    Chunk, Commit, RecordChunk, Reject, SourceRecord, Stamp, TextLimits, Unit, UnitOutput,
+    Chunk, Commit, Metadata, RecordChunk, Reject, SourceRecord, Stamp, TextLimits, Unit, UnitOutput,
 };
 use crate::kafka::{KafkaSettings, LogContext};
 
@@ -45,6 +45,10 @@ struct DocumentMessage {
     abstract_text: Option<String>,
     #[serde(default)]
     deleted: bool,
+    /// `journal`, `pub_year`, `pub_date`, `languages`, `publication_types`, `mesh_ids`,
+    /// `mesh_headings`, as `bioner publish` writes them.
+    #[serde(flatten)]
+    meta: Metadata,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,13 +90,20 @@ pub fn parse_message(payload: Option<&[u8]>, origin: String, limits: TextLimits)
         }
         return SourceRecord::Deletion { id, origin };
     }
+    if let Some(problem) = msg.meta.problem() {
+        return reject(Some(id).filter(|i| !i.is_empty()), problem, text);
+    }
     match document(
         id.clone(),
         msg.title.unwrap_or_default(),
         msg.abstract_text.unwrap_or_default(),
         limits,
     ) {
-        Ok(document) => SourceRecord::Document { document, origin },
+        Ok(document) => SourceRecord::Document {
+            document,
+            origin,
+            meta: msg.meta,
+        },
         Err(reason) => reject(Some(id).filter(|i| !i.is_empty()), reason.to_string(), text),
     }
 }
@@ -627,10 +638,30 @@ mod tests {
     #[test]
     fn messages_become_documents_deletions_or_rejects() {
         match parse(br#"{"pmid": 123, "title": "Aspirin", "abstract": "Text.", "x": 1}"#) {
-            SourceRecord::Document { document, origin } => {
+            SourceRecord::Document {
+                document,
+                origin,
+                meta,
+            } => {
                 assert_eq!(document.id, "123");
                 assert_eq!(document.sections[1].text, "Text.");
                 assert_eq!(origin, "t/0@1");
+                assert!(meta.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let with_meta = br#"{"pmid": "7", "title": "T", "journal": "Lancet", "pub_year": 2019,
+            "pub_date": "2019-05", "languages": ["eng"], "publication_types": ["Review"],
+            "mesh_ids": ["D003920"], "mesh_headings": ["Diabetes Mellitus"]}"#;
+        match parse(with_meta) {
+            SourceRecord::Document { meta, .. } => {
+                assert_eq!(meta.journal.as_deref(), Some("Lancet"));
+                assert_eq!(meta.pub_year, Some(2019));
+                assert_eq!(meta.pub_date.as_deref(), Some("2019-05"));
+                assert_eq!(meta.languages, ["eng"]);
+                assert_eq!(meta.publication_types, ["Review"]);
+                assert_eq!(meta.mesh_ids, ["D003920"]);
+                assert_eq!(meta.mesh_headings, ["Diabetes Mellitus"]);
             }
             other => panic!("{other:?}"),
         }
@@ -645,6 +676,11 @@ mod tests {
         assert!(reason(parse(b"{not json")).starts_with("invalid JSON"));
         assert!(reason(parse(b"\xff\xfe")).starts_with("invalid UTF-8"));
         assert!(reason(parse(br#"{"id": "1"}"#)).starts_with("missing text"));
+        let bad_year = reason(parse(br#"{"id": "1", "title": "T", "pub_year": "soon"}"#));
+        assert!(bad_year.starts_with("invalid JSON"), "{bad_year}");
+        let unpaired =
+            br#"{"id": "1", "title": "T", "mesh_ids": ["D1", "D2"], "mesh_headings": ["A"]}"#;
+        assert!(reason(parse(unpaired)).contains("one name per id"));
         assert!(reason(parse_message(None, "o".into(), TextLimits::default())).contains("empty"));
     }
 }

@@ -10,7 +10,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::document;
-use crate::document::{Reject, SourceRecord, TextLimits};
+use crate::document::{Metadata, Passthrough, Reject, SourceRecord, TextLimits};
 
 /// Names of the columns a Parquet source reads.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct Columns {
     pub id: String,
     pub title: String,
     pub abstract_text: String,
+    /// Columns copied, with their type, to the documents table.
+    pub passthrough: Vec<String>,
 }
 
 /// A Parquet file that cannot be read as documents at all.
@@ -82,6 +84,22 @@ impl ParquetDocuments {
                 )));
             }
             indices.push(i);
+        }
+        for name in &columns.passthrough {
+            let (i, _) = schema.column_with_name(name).ok_or_else(|| {
+                bad(format!(
+                    "no column {name:?} to pass through (columns: {}); see source.passthrough_columns",
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            if !indices.contains(&i) {
+                indices.push(i);
+            }
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
         let reader = builder
@@ -158,6 +176,27 @@ fn text_at(a: &ArrayRef, i: usize) -> Result<Option<String>, String> {
         .map_err(|e| format!("invalid UTF-8 ({e})"))
 }
 
+impl ParquetDocuments {
+    /// The passed-through columns of row `i`: one-row slices of the batch's arrays.
+    fn passthrough(&self, batch: &RecordBatch, i: usize) -> Metadata {
+        Metadata {
+            passthrough: self
+                .columns
+                .passthrough
+                .iter()
+                .map(|name| Passthrough {
+                    name: name.clone(),
+                    value: batch
+                        .column_by_name(name)
+                        .expect("projected column")
+                        .slice(i, 1),
+                })
+                .collect(),
+            ..Metadata::default()
+        }
+    }
+}
+
 impl Iterator for ParquetDocuments {
     type Item = SourceRecord;
 
@@ -176,7 +215,11 @@ impl Iterator for ParquetDocuments {
                     return Some(match record {
                         Ok((id, title, abs)) => match document(id.clone(), title, abs, self.limits)
                         {
-                            Ok(document) => SourceRecord::Document { document, origin },
+                            Ok(document) => SourceRecord::Document {
+                                document,
+                                origin,
+                                meta: self.passthrough(batch, i),
+                            },
                             Err(reason) => SourceRecord::Reject(Reject::new(
                                 origin,
                                 Some(id).filter(|s| !s.is_empty()),

@@ -17,8 +17,8 @@ pub struct ParquetFile {
     /// The Arrow schema the reader gives (from the file's embedded Arrow schema and its
     /// Parquet schema).
     pub schema: SchemaRef,
-    /// Per leaf column of the Parquet schema: name and whether it is REQUIRED (no nulls
-    /// possible), independent of the embedded Arrow schema.
+    /// Per top-level column of the Parquet schema (a leaf, or the group of a list): name and
+    /// whether it is REQUIRED (no nulls possible), independent of the embedded Arrow schema.
     pub required: Vec<(String, bool)>,
     /// The footer's key-value metadata.
     pub meta: BTreeMap<String, String>,
@@ -38,6 +38,7 @@ pub enum Cell {
     Int(i64),
     Float(f32),
     Bool(bool),
+    List(Vec<Cell>),
 }
 
 impl Cell {
@@ -64,6 +65,16 @@ impl Cell {
             Cell::Bool(b) => *b,
             other => panic!("expected a boolean, got {other:?}"),
         }
+    }
+    pub fn list(&self) -> &[Cell] {
+        match self {
+            Cell::List(l) => l,
+            other => panic!("expected a list, got {other:?}"),
+        }
+    }
+    /// A list of strings as `&str`s.
+    pub fn strs(&self) -> Vec<&str> {
+        self.list().iter().map(Cell::str).collect()
     }
     pub fn opt_str(&self) -> Option<&str> {
         match self {
@@ -93,6 +104,7 @@ fn cells(col: &dyn Array) -> Vec<Cell> {
                 DataType::Int64 => Cell::Int(col.as_primitive::<Int64Type>().value(i)),
                 DataType::Float32 => Cell::Float(col.as_primitive::<Float32Type>().value(i)),
                 DataType::Boolean => Cell::Bool(col.as_boolean().value(i)),
+                DataType::List(_) => Cell::List(cells(col.as_list::<i32>().value(i).as_ref())),
                 t => panic!("no test reader for {t}"),
             }
         })
@@ -109,12 +121,13 @@ pub fn read_parquet(path: &Path) -> ParquetFile {
     let required = md
         .file_metadata()
         .schema_descr()
-        .columns()
+        .root_schema()
+        .get_fields()
         .iter()
         .map(|c| {
             (
-                c.path().string(),
-                c.self_type().get_basic_info().repetition() == Repetition::REQUIRED,
+                c.name().to_owned(),
+                c.get_basic_info().repetition() == Repetition::REQUIRED,
             )
         })
         .collect();
@@ -305,7 +318,10 @@ pub fn schema_differences(doc: &[DocColumn], file: &ParquetFile) -> Vec<String> 
                 if *required { "REQUIRED" } else { "OPTIONAL" }
             )),
             Some(_) => {}
-            None => diffs.push(format!("{}: no Parquet leaf column of that name", c.name)),
+            None => diffs.push(format!(
+                "{}: no top-level Parquet column of that name",
+                c.name
+            )),
         }
     }
     diffs

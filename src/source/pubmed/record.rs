@@ -8,7 +8,7 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::{Kind, excerpt, scan_pmid};
-use crate::document::{Reject, SourceRecord, TextLimits};
+use crate::document::{Metadata, Reject, SourceRecord, TextLimits};
 use crate::source::document;
 use crate::xml::{attr, push_text};
 
@@ -44,7 +44,7 @@ pub(super) fn records_of(
             return;
         }
     };
-    let fields = match parse_record(kind, text) {
+    let mut fields = match parse_record(kind, text) {
         Ok(fields) => fields,
         Err(RecordError { at, message }) => {
             let reason = format!(
@@ -78,6 +78,7 @@ pub(super) fn records_of(
         out.push_back(reject(reason, None));
         return;
     };
+    let meta = fields.metadata();
     let title = match fields.title {
         Some(t) if !t.trim().is_empty() => t,
         _ => fields.book_title.unwrap_or_default(),
@@ -88,6 +89,7 @@ pub(super) fn records_of(
         Ok(document) => SourceRecord::Document {
             document,
             origin: origin.clone(),
+            meta,
         },
         Err(reason) => reject(reason.to_string(), Some(id)),
     });
@@ -106,6 +108,22 @@ enum Tag {
     BookTitle,
     Abstract,
     AbstractText,
+    Journal,
+    Title,
+    JournalIssue,
+    PubDate,
+    Year,
+    Month,
+    Day,
+    MedlineDate,
+    MedlineJournalInfo,
+    MedlineTa,
+    Language,
+    PublicationTypeList,
+    PublicationType,
+    MeshHeadingList,
+    MeshHeading,
+    DescriptorName,
     Other,
 }
 
@@ -122,6 +140,22 @@ impl Tag {
             b"BookTitle" => Tag::BookTitle,
             b"Abstract" => Tag::Abstract,
             b"AbstractText" => Tag::AbstractText,
+            b"Journal" => Tag::Journal,
+            b"Title" => Tag::Title,
+            b"JournalIssue" => Tag::JournalIssue,
+            b"PubDate" => Tag::PubDate,
+            b"Year" => Tag::Year,
+            b"Month" => Tag::Month,
+            b"Day" => Tag::Day,
+            b"MedlineDate" => Tag::MedlineDate,
+            b"MedlineJournalInfo" => Tag::MedlineJournalInfo,
+            b"MedlineTA" => Tag::MedlineTa,
+            b"Language" => Tag::Language,
+            b"PublicationTypeList" => Tag::PublicationTypeList,
+            b"PublicationType" => Tag::PublicationType,
+            b"MeshHeadingList" => Tag::MeshHeadingList,
+            b"MeshHeading" => Tag::MeshHeading,
+            b"DescriptorName" => Tag::DescriptorName,
             _ => Tag::Other,
         }
     }
@@ -138,6 +172,25 @@ enum Field {
     AbstractText {
         label: Option<String>,
     },
+    Journal,
+    /// `MedlineJournalInfo/MedlineTA`, the journal when `Journal/Title` is missing.
+    JournalAbbreviation,
+    Date(DatePart),
+    Language,
+    PublicationType,
+    Mesh {
+        ui: Option<String>,
+    },
+}
+
+/// The parts of a `PubDate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DatePart {
+    Year,
+    Month,
+    Day,
+    /// Free text such as `1998 Dec-1999 Jan` or `2000 Spring`.
+    Medline,
 }
 
 impl Field {
@@ -153,6 +206,39 @@ impl Field {
             | [BookDocument, Abstract, AbstractText] => Field::AbstractText {
                 label: attr(e, "Label").map_err(|e| e.to_string())?,
             },
+            [MedlineCitation, Article, Journal, Title] => Field::Journal,
+            [MedlineCitation, MedlineJournalInfo, MedlineTa] => Field::JournalAbbreviation,
+            [
+                MedlineCitation,
+                Article,
+                Journal,
+                JournalIssue,
+                PubDate,
+                part,
+            ]
+            | [BookDocument, Book, PubDate, part] => Field::Date(match part {
+                Year => DatePart::Year,
+                Month => DatePart::Month,
+                Day => DatePart::Day,
+                MedlineDate => DatePart::Medline,
+                _ => return Ok(None),
+            }),
+            [MedlineCitation, Article, Language] | [BookDocument, Language] => Field::Language,
+            [
+                MedlineCitation,
+                Article,
+                PublicationTypeList,
+                PublicationType,
+            ]
+            | [BookDocument, PublicationType] => Field::PublicationType,
+            [
+                MedlineCitation,
+                MeshHeadingList,
+                MeshHeading,
+                DescriptorName,
+            ] => Field::Mesh {
+                ui: attr(e, "UI").map_err(|e| e.to_string())?,
+            },
             _ => return Ok(None),
         }))
     }
@@ -167,6 +253,15 @@ struct Fields {
     abstract_parts: Vec<String>,
     /// The PMIDs of a `DeleteCitation`.
     deleted: Vec<String>,
+    journal: Option<String>,
+    journal_abbreviation: Option<String>,
+    year: Option<String>,
+    month: Option<String>,
+    day: Option<String>,
+    medline_date: Option<String>,
+    languages: Vec<String>,
+    publication_types: Vec<String>,
+    mesh: Vec<(String, String)>,
 }
 
 impl Fields {
@@ -182,6 +277,26 @@ impl Fields {
             Field::BookTitle => {
                 self.book_title.get_or_insert(text);
             }
+            Field::Journal => set_once(&mut self.journal, text),
+            Field::JournalAbbreviation => set_once(&mut self.journal_abbreviation, text),
+            Field::Date(part) => set_once(
+                match part {
+                    DatePart::Year => &mut self.year,
+                    DatePart::Month => &mut self.month,
+                    DatePart::Day => &mut self.day,
+                    DatePart::Medline => &mut self.medline_date,
+                },
+                text,
+            ),
+            Field::Language => push_trimmed(&mut self.languages, text),
+            Field::PublicationType => push_trimmed(&mut self.publication_types, text),
+            Field::Mesh { ui } => {
+                let name = text.trim();
+                if !name.is_empty() {
+                    let ui = ui.map(|u| u.trim().to_owned()).unwrap_or_default();
+                    self.mesh.push((ui, name.to_owned()));
+                }
+            }
             Field::AbstractText { label } => {
                 let text = text.trim();
                 if !text.is_empty() {
@@ -194,6 +309,95 @@ impl Fields {
             }
         }
     }
+}
+
+impl Fields {
+    /// The record's bibliographic fields. A date the record gives in a form this does not
+    /// read (a `Year` that is not a number, a `MedlineDate` without a year) is left out rather
+    /// than guessed.
+    fn metadata(&mut self) -> Metadata {
+        let (pub_year, pub_date) = publication_date(
+            self.year.as_deref(),
+            self.month.as_deref(),
+            self.day.as_deref(),
+            self.medline_date.as_deref(),
+        );
+        let (mesh_ids, mesh_headings) = std::mem::take(&mut self.mesh).into_iter().unzip();
+        Metadata {
+            journal: self.journal.take().or(self.journal_abbreviation.take()),
+            pub_year,
+            pub_date,
+            languages: std::mem::take(&mut self.languages),
+            publication_types: std::mem::take(&mut self.publication_types),
+            mesh_ids,
+            mesh_headings,
+            passthrough: Vec::new(),
+        }
+    }
+}
+
+/// Keeps the first non-empty value of a field (trimmed).
+fn set_once(slot: &mut Option<String>, text: String) {
+    let text = text.trim();
+    if slot.is_none() && !text.is_empty() {
+        *slot = Some(text.to_owned());
+    }
+}
+
+fn push_trimmed(list: &mut Vec<String>, text: String) {
+    let text = text.trim();
+    if !text.is_empty() {
+        list.push(text.to_owned());
+    }
+}
+
+/// A month as PubMed writes it (`Jan`, `January`, `01`, `1`), as 1-12.
+fn month_number(text: &str) -> Option<u32> {
+    const NAMES: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let text = text.trim();
+    if let Ok(n) = text.parse::<u32>() {
+        return (1..=12).contains(&n).then_some(n);
+    }
+    let lower = text.to_ascii_lowercase();
+    let head = lower.get(..3)?;
+    NAMES.iter().position(|m| *m == head).map(|i| i as u32 + 1)
+}
+
+/// Year and ISO 8601 date (as precise as given) of a `PubDate`: from `Year`, `Month` and
+/// `Day`, or from the first year (and month, when it follows the year) of a `MedlineDate`
+/// such as `1998 Dec-1999 Jan`.
+fn publication_date(
+    year: Option<&str>,
+    month: Option<&str>,
+    day: Option<&str>,
+    medline: Option<&str>,
+) -> (Option<i32>, Option<String>) {
+    let (year, month, day) = match year {
+        Some(y) => (
+            y.trim().parse::<i32>().ok(),
+            month.and_then(month_number),
+            day,
+        ),
+        None => {
+            let Some(text) = medline else {
+                return (None, None);
+            };
+            let mut words = text.split(|c: char| c.is_whitespace() || c == '-');
+            let year = words.next().and_then(|w| w.parse::<i32>().ok());
+            (year, words.next().and_then(month_number), None)
+        }
+    };
+    let Some(year) = year.filter(|y| (1000..=9999).contains(y)) else {
+        return (None, None);
+    };
+    let date = match (month, day.and_then(|d| d.trim().parse::<u32>().ok())) {
+        (Some(m), Some(d)) if (1..=31).contains(&d) => format!("{year:04}-{m:02}-{d:02}"),
+        (Some(m), _) => format!("{year:04}-{m:02}"),
+        (None, _) => format!("{year:04}"),
+    };
+    (Some(year), Some(date))
 }
 
 /// Why a record could not be parsed, at a byte of the record.
@@ -284,6 +488,111 @@ mod tests {
     use super::super::PubmedReader;
     use super::super::test_xml::{CURRENT, article, reader, reject, set, texts};
     use super::*;
+
+    fn meta_of(record: &SourceRecord) -> &Metadata {
+        match record {
+            SourceRecord::Document { meta, .. } => meta,
+            other => panic!("expected a document, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bibliographic_fields_of_articles_and_books() {
+        let full = r#"<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM">
+  <PMID Version="1">31</PMID>
+  <Article PubModel="Print-Electronic">
+    <Journal><ISSN>0140-6736</ISSN><JournalIssue CitedMedium="Internet"><Volume>3</Volume>
+      <PubDate><Year>2019</Year><Month>May</Month><Day>07</Day></PubDate></JournalIssue>
+      <Title>The Lancet</Title><ISOAbbreviation>Lancet</ISOAbbreviation></Journal>
+    <ArticleTitle>Metformin in type 2 diabetes.</ArticleTitle>
+    <Language>eng</Language><Language>fre</Language>
+    <PublicationTypeList><PublicationType UI="D016428">Journal Article</PublicationType>
+      <PublicationType UI="D016454">Review</PublicationType></PublicationTypeList>
+    <ArticleDate DateType="Electronic"><Year>2018</Year><Month>12</Month><Day>01</Day></ArticleDate>
+  </Article>
+  <MedlineJournalInfo><MedlineTA>Lancet</MedlineTA></MedlineJournalInfo>
+  <MeshHeadingList>
+    <MeshHeading><DescriptorName UI="D003924" MajorTopicYN="Y">Diabetes Mellitus, Type 2</DescriptorName>
+      <QualifierName UI="Q000188" MajorTopicYN="N">drug therapy</QualifierName></MeshHeading>
+    <MeshHeading><DescriptorName UI="D008687" MajorTopicYN="N">Metformin</DescriptorName></MeshHeading>
+  </MeshHeadingList>
+</MedlineCitation></PubmedArticle>"#;
+        let medline_date = r#"<PubmedArticle><MedlineCitation><PMID>32</PMID><Article>
+  <Journal><JournalIssue><PubDate><MedlineDate>1998 Dec-1999 Jan</MedlineDate></PubDate></JournalIssue></Journal>
+  <ArticleTitle>T.</ArticleTitle></Article>
+  <MedlineJournalInfo><MedlineTA>J Abbrev</MedlineTA></MedlineJournalInfo>
+</MedlineCitation></PubmedArticle>"#;
+        let bare = article("33", "Nothing else.", "");
+        let book = r#"<PubmedBookArticle><BookDocument><PMID>34</PMID>
+  <Book><BookTitle>A book</BookTitle><PubDate><Year>2010</Year></PubDate></Book>
+  <Language>eng</Language><PublicationType UI="D000075">Book Chapter</PublicationType>
+</BookDocument></PubmedBookArticle>"#;
+        let xml = set(&[
+            full.to_owned(),
+            medline_date.to_owned(),
+            bare,
+            book.to_owned(),
+        ]);
+        let records: Vec<_> = reader(xml.as_bytes()).collect();
+        assert_eq!(records.len(), 4, "{records:#?}");
+        assert_eq!(
+            *meta_of(&records[0]),
+            Metadata {
+                journal: Some("The Lancet".into()),
+                pub_year: Some(2019),
+                pub_date: Some("2019-05-07".into()),
+                languages: vec!["eng".into(), "fre".into()],
+                publication_types: vec!["Journal Article".into(), "Review".into()],
+                mesh_ids: vec!["D003924".into(), "D008687".into()],
+                mesh_headings: vec!["Diabetes Mellitus, Type 2".into(), "Metformin".into()],
+                passthrough: Vec::new(),
+            }
+        );
+        let m = meta_of(&records[1]);
+        assert_eq!(m.journal.as_deref(), Some("J Abbrev"));
+        assert_eq!(
+            (m.pub_year, m.pub_date.as_deref()),
+            (Some(1998), Some("1998-12"))
+        );
+        let m = meta_of(&records[2]);
+        assert_eq!(m.journal.as_deref(), Some("J Test"));
+        assert_eq!((m.pub_year, m.pub_date.as_deref()), (None, None));
+        let m = meta_of(&records[3]);
+        assert_eq!(
+            (m.pub_year, m.pub_date.as_deref()),
+            (Some(2010), Some("2010"))
+        );
+        assert_eq!(m.publication_types, ["Book Chapter"]);
+        assert_eq!(m.languages, ["eng"]);
+        assert_eq!(m.journal, None);
+    }
+
+    #[test]
+    fn publication_dates_as_precise_as_given() {
+        let d = |y, m, day, md| publication_date(y, m, day, md);
+        assert_eq!(
+            d(Some("2001"), Some("02"), Some("3"), None).1.as_deref(),
+            Some("2001-02-03")
+        );
+        assert_eq!(
+            d(Some("2001"), Some("Sept"), None, None).1.as_deref(),
+            Some("2001-09")
+        );
+        assert_eq!(
+            d(Some("2001"), Some("Spring"), None, None).1.as_deref(),
+            Some("2001")
+        );
+        assert_eq!(
+            d(Some("2001"), Some("13"), Some("1"), None).1.as_deref(),
+            Some("2001")
+        );
+        assert_eq!(
+            d(None, None, None, Some("2000 Spring")),
+            (Some(2000), Some("2000".into()))
+        );
+        assert_eq!(d(None, None, None, Some("Summer 2000")), (None, None));
+        assert_eq!(d(Some("n.d."), None, None, None), (None, None));
+    }
 
     #[test]
     fn current_format_articles_and_deletions() {
