@@ -148,26 +148,24 @@ fn eval_model(
 fn evaluate_mentions(gold: &Path, pred: &Path) -> Result<Report> {
     let spans = |path: &Path| -> Result<Vec<TypedSpan<(String, u32)>>> {
         if path.join("documents").is_dir() {
-            let run = bioner::export::read_run(path)?;
-            if let Some(p) = run.problems.first() {
+            let mut spans = Vec::new();
+            let stats = bioner::export::RunReader::open(path)?.for_each(|d| {
+                let id = d.id;
+                spans.extend(d.entities.into_iter().map(|e| TypedSpan {
+                    unit: (id.clone(), e.section as u32),
+                    start: e.char_start,
+                    end: e.char_end,
+                    label: e.entity_type,
+                }));
+                Ok(())
+            })?;
+            if let Some(p) = stats.problems.first() {
                 anyhow::bail!(
                     "{} entities do not match their text, e.g. {p}",
-                    run.problems.len()
+                    stats.problems.len()
                 );
             }
-            return Ok(run
-                .documents
-                .into_iter()
-                .flat_map(|d| {
-                    let id = d.id;
-                    d.entities.into_iter().map(move |e| TypedSpan {
-                        unit: (id.clone(), e.section as u32),
-                        start: e.char_start,
-                        end: e.char_end,
-                        label: e.entity_type,
-                    })
-                })
-                .collect());
+            return Ok(spans);
         }
         Ok(read_mentions(path)?
             .into_iter()

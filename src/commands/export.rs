@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use bioner::export::{Collection, Format, read_run, write};
+use bioner::export::{Collection, ExportError, Exporter, Format, RunReader, RunStats};
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -32,7 +32,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
 }
 
 pub fn run(a: ExportArgs) -> Result<()> {
-    let tables = read_run(&a.dir)?;
+    let reader = RunReader::open(&a.dir)?;
     let collection = Collection {
         source: "bioner".into(),
         date: {
@@ -40,45 +40,57 @@ pub fn run(a: ExportArgs) -> Result<()> {
             format!("{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day())
         },
     };
-    match &a.out {
-        Some(path) => bioner::fsutil::write_atomically(path, |file| {
-            let mut w = std::io::BufWriter::new(file);
-            write(&tables.documents, a.format, &collection, &mut w)
-                .map_err(std::io::Error::other)?;
-            w.into_inner().map_err(|e| e.into_error())
-        })
-        .with_context(|| format!("writing {}", path.display()))?,
+    let mut entities = 0usize;
+    let mut export = |w: &mut dyn Write| -> Result<(usize, RunStats), ExportError> {
+        let mut out = Exporter::start(a.format, &collection, w)?;
+        let stats = reader.for_each(|d| {
+            entities += d.entities.len();
+            out.document(&d)
+        })?;
+        Ok((out.finish()?, stats))
+    };
+    let (documents, stats) = match &a.out {
+        Some(path) => {
+            let mut result = None;
+            bioner::fsutil::write_atomically(path, |file| {
+                let mut w = std::io::BufWriter::new(file);
+                result = Some(export(&mut w).map_err(std::io::Error::other)?);
+                w.into_inner().map_err(|e| e.into_error())
+            })
+            .with_context(|| format!("writing {}", path.display()))?;
+            result.expect("written")
+        }
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
-            write(&tables.documents, a.format, &collection, &mut w)?;
+            let done = export(&mut w)?;
             w.flush().context("writing to standard output")?;
+            done
         }
-    }
-    let entities: usize = tables.documents.iter().map(|d| d.entities.len()).sum();
+    };
     eprintln!(
-        "exported {} documents, {entities} entities from {} units of {}{}",
-        tables.documents.len(),
-        tables.units,
+        "exported {documents} documents, {entities} entities from {} units of {}{}",
+        stats.units,
         a.dir.display(),
         a.out
             .as_ref()
             .map(|p| format!(" to {}", p.display()))
             .unwrap_or_default()
     );
-    if tables.superseded > 0 || tables.deleted > 0 {
+    if stats.superseded > 0 || stats.deleted > 0 {
         eprintln!(
-            "  {} document versions superseded by later units, {} documents deleted",
-            tables.superseded, tables.deleted
+            "  {} document versions superseded by later records, {} document ids whose latest \
+             record is a deletion (left out)",
+            stats.superseded, stats.deleted
         );
     }
-    if !tables.problems.is_empty() {
-        eprintln!("  problems: {} entities left out", tables.problems.len());
-        for p in tables.problems.iter().take(a.show_problems) {
+    if !stats.problems.is_empty() {
+        eprintln!("  problems: {} entities left out", stats.problems.len());
+        for p in stats.problems.iter().take(a.show_problems) {
             eprintln!("    {p}");
         }
-        if tables.problems.len() > a.show_problems {
-            eprintln!("    ... {} more", tables.problems.len() - a.show_problems);
+        if stats.problems.len() > a.show_problems {
+            eprintln!("    ... {} more", stats.problems.len() - a.show_problems);
         }
     }
     Ok(())

@@ -76,12 +76,8 @@ fn xml_text(text: &str) -> String {
     out
 }
 
-/// Writes `docs` as one BioC XML collection.
-pub fn write_bioc_xml(
-    docs: &[RunDocument],
-    collection: &Collection,
-    w: &mut dyn Write,
-) -> std::io::Result<()> {
+/// The start of a BioC XML collection.
+pub fn bioc_xml_head(collection: &Collection, w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         w,
         "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n\
@@ -90,34 +86,40 @@ pub fn write_bioc_xml(
         xml_text(&collection.source),
         xml_text(&collection.date),
         Collection::KEY
-    )?;
-    for d in docs {
-        writeln!(w, "<document><id>{}</id>", xml_text(&d.id))?;
-        let mut n = 0;
-        for (kind, offset, text, entities) in passages(d) {
+    )
+}
+
+/// One document of a BioC XML collection.
+pub fn bioc_xml_document(d: &RunDocument, w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(w, "<document><id>{}</id>", xml_text(&d.id))?;
+    let mut n = 0;
+    for (kind, offset, text, entities) in passages(d) {
+        writeln!(
+            w,
+            "<passage><infon key=\"type\">{kind}</infon><offset>{offset}</offset><text>{}</text>",
+            xml_text(text)
+        )?;
+        for e in entities {
+            write!(w, "<annotation id=\"{n}\">")?;
+            for (key, value) in infons(e) {
+                write!(w, "<infon key=\"{key}\">{}</infon>", xml_text(&value))?;
+            }
             writeln!(
                 w,
-                "<passage><infon key=\"type\">{kind}</infon><offset>{offset}</offset><text>{}</text>",
-                xml_text(text)
+                "<location offset=\"{}\" length=\"{}\"/><text>{}</text></annotation>",
+                offset + e.char_start,
+                e.char_end - e.char_start,
+                xml_text(&e.text)
             )?;
-            for e in entities {
-                write!(w, "<annotation id=\"{n}\">")?;
-                for (key, value) in infons(e) {
-                    write!(w, "<infon key=\"{key}\">{}</infon>", xml_text(&value))?;
-                }
-                writeln!(
-                    w,
-                    "<location offset=\"{}\" length=\"{}\"/><text>{}</text></annotation>",
-                    offset + e.char_start,
-                    e.char_end - e.char_start,
-                    xml_text(&e.text)
-                )?;
-                n += 1;
-            }
-            writeln!(w, "</passage>")?;
+            n += 1;
         }
-        writeln!(w, "</document>")?;
+        writeln!(w, "</passage>")?;
     }
+    writeln!(w, "</document>")
+}
+
+/// The end of a BioC XML collection.
+pub fn bioc_xml_tail(w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(w, "</collection>")
 }
 
@@ -166,25 +168,32 @@ fn document_json(d: &RunDocument) -> Value {
     })
 }
 
-/// Writes `docs` as one BioC JSON collection (one document per line inside it, so large
-/// collections stay readable with line tools).
-pub fn write_bioc_json(
-    docs: &[RunDocument],
-    collection: &Collection,
-    w: &mut dyn Write,
-) -> std::io::Result<()> {
+/// The start of a BioC JSON collection, up to its `documents` array (one document per line
+/// inside it, so large collections stay readable with line tools).
+pub fn bioc_json_head(collection: &Collection, w: &mut dyn Write) -> std::io::Result<()> {
     let head = json!({
         "source": collection.source,
         "date": collection.date,
         "key": Collection::KEY,
         "infons": {},
-    });
-    let head = head.to_string();
-    // `{"source":...,"infons":{}` + `,"documents":[` ... `]}`.
-    write!(w, "{},\"documents\":[", &head[..head.len() - 1])?;
-    for (i, d) in docs.iter().enumerate() {
-        write!(w, "{}\n{}", if i == 0 { "" } else { "," }, document_json(d))?;
-    }
+    })
+    .to_string();
+    // `{"date":...,"source":...` without its closing brace, then the documents.
+    write!(w, "{},\"documents\":[", &head[..head.len() - 1])
+}
+
+/// Document number `index` (from 0) of a BioC JSON collection.
+pub fn bioc_json_document(d: &RunDocument, index: usize, w: &mut dyn Write) -> std::io::Result<()> {
+    write!(
+        w,
+        "{}\n{}",
+        if index == 0 { "" } else { "," },
+        document_json(d)
+    )
+}
+
+/// The end of a BioC JSON collection.
+pub fn bioc_json_tail(w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(w, "\n]}}")
 }
 

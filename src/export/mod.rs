@@ -13,9 +13,8 @@ mod tables;
 use std::io::Write;
 use std::path::PathBuf;
 
-pub use bioc::{Collection, write_bioc_json, write_bioc_xml};
-pub use pubtator::write_pubtator;
-pub use tables::{RunDocument, RunEntity, RunTables, read_run};
+pub use bioc::Collection;
+pub use tables::{RunDocument, RunEntity, RunReader, RunStats};
 
 use crate::corpus::CorpusError;
 
@@ -70,16 +69,38 @@ pub enum ExportError {
     Write(#[source] std::io::Error),
 }
 
-/// Writes `docs` in `format` to `w`.
-pub fn write(
-    docs: &[RunDocument],
+/// Streams a run's documents to `w` in `format`: [`Exporter::document`] for each, then
+/// [`Exporter::finish`].
+pub struct Exporter<'w> {
     format: Format,
-    collection: &Collection,
-    w: &mut dyn Write,
-) -> Result<(), ExportError> {
-    match format {
-        Format::PubTator => {
-            for d in docs {
+    w: &'w mut dyn Write,
+    written: usize,
+}
+
+impl<'w> Exporter<'w> {
+    /// Writes the start of the output (the collection, for BioC).
+    pub fn start(
+        format: Format,
+        collection: &Collection,
+        w: &'w mut dyn Write,
+    ) -> Result<Self, ExportError> {
+        match format {
+            Format::PubTator => Ok(()),
+            Format::BiocXml => bioc::bioc_xml_head(collection, w),
+            Format::BiocJson => bioc::bioc_json_head(collection, w),
+        }
+        .map_err(ExportError::Write)?;
+        Ok(Self {
+            format,
+            w,
+            written: 0,
+        })
+    }
+
+    /// Writes one document.
+    pub fn document(&mut self, d: &RunDocument) -> Result<(), ExportError> {
+        match self.format {
+            Format::PubTator => {
                 if d.id.contains(['|', '\t', '\n', '\r']) || d.id.is_empty() {
                     return Err(ExportError::Unwritable {
                         id: d.id.clone(),
@@ -88,11 +109,24 @@ pub fn write(
                               break; not empty)",
                     });
                 }
+                pubtator::write_pubtator(d, self.w)
             }
-            write_pubtator(docs, w)
+            Format::BiocXml => bioc::bioc_xml_document(d, self.w),
+            Format::BiocJson => bioc::bioc_json_document(d, self.written, self.w),
         }
-        Format::BiocXml => write_bioc_xml(docs, collection, w),
-        Format::BiocJson => write_bioc_json(docs, collection, w),
+        .map_err(ExportError::Write)?;
+        self.written += 1;
+        Ok(())
     }
-    .map_err(ExportError::Write)
+
+    /// Writes the end of the output; returns how many documents were written.
+    pub fn finish(self) -> Result<usize, ExportError> {
+        match self.format {
+            Format::PubTator => Ok(()),
+            Format::BiocXml => bioc::bioc_xml_tail(self.w),
+            Format::BiocJson => bioc::bioc_json_tail(self.w),
+        }
+        .map_err(ExportError::Write)?;
+        Ok(self.written)
+    }
 }

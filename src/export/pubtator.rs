@@ -22,27 +22,24 @@ fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Writes `docs` as PubTator.
-pub fn write_pubtator(docs: &[RunDocument], w: &mut dyn Write) -> std::io::Result<()> {
-    for d in docs {
-        let [title, abstract_text] = &d.sections;
-        writeln!(w, "{}|t|{}", d.id, one_line(title))?;
-        writeln!(w, "{}|a|{}", d.id, one_line(abstract_text))?;
-        let abstract_base = title.chars().count() + 1;
-        for e in &d.entities {
-            let base = if e.section == 0 { 0 } else { abstract_base };
-            writeln!(
-                w,
-                "{}\t{}\t{}\t{}\t{}\t{}",
-                d.id,
-                base + e.char_start,
-                base + e.char_end,
-                one_line(&e.text),
-                e.entity_type,
-                e.concept_id.as_deref().unwrap_or("-1")
-            )?;
-        }
-        writeln!(w)?;
+/// Writes one document as PubTator.
+pub fn write_pubtator(d: &RunDocument, w: &mut dyn Write) -> std::io::Result<()> {
+    let [title, abstract_text] = &d.sections;
+    writeln!(w, "{}|t|{}", d.id, one_line(title))?;
+    writeln!(w, "{}|a|{}", d.id, one_line(abstract_text))?;
+    let abstract_base = title.chars().count() + 1;
+    for e in &d.entities {
+        let base = if e.section == 0 { 0 } else { abstract_base };
+        writeln!(
+            w,
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            d.id,
+            base + e.char_start,
+            base + e.char_end,
+            one_line(&e.text),
+            e.entity_type,
+            e.concept_id.as_deref().unwrap_or("-1")
+        )?;
     }
-    Ok(())
+    writeln!(w)
 }

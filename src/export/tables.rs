@@ -1,16 +1,20 @@
 //! A `bioner run` output directory read back as documents with their text and entities: the
 //! `documents/` and `entities/` tables of every unit, in unit-name order, the latest version
 //! of a document winning and a deletion removing it (as `schemas/entities.md` tells consumers
-//! to do).
+//! to do). Two passes, so that memory does not grow with the text of the run: the first reads
+//! only ids, the second streams the documents.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::DataType;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::ExportError;
 use crate::corpus::table::{Columns, open_batches};
+use crate::corpus::{CorpusError, Location};
 use crate::document::SECTIONS;
 
 /// One entity span of a run, as its `entities/` row gives it.
@@ -37,96 +41,171 @@ pub struct RunDocument {
     pub entities: Vec<RunEntity>,
 }
 
-/// What was read, and what was left out and why.
+/// What a pass over a run found besides the documents.
 #[derive(Debug, Default)]
-pub struct RunTables {
-    pub documents: Vec<RunDocument>,
-    /// Units read, in order.
+pub struct RunStats {
+    /// Units (input files, Kafka blocks) read, in name order.
     pub units: usize,
-    /// Document rows superseded by a later unit's row for the same id.
+    /// Document rows superseded by a later document row for the same id (a deletion counts
+    /// in `deleted` instead).
     pub superseded: usize,
-    /// Documents removed by a deletion record.
+    /// Documents whose latest record is a deletion (left out).
     pub deleted: usize,
     /// Entities whose text is not the slice of their section at their offsets (the tables
     /// were edited, or one unit holds two versions of a document): left out, each listed.
     pub problems: Vec<String>,
 }
 
-/// Reads the output directory `dir` of `bioner run` (its `documents/` and `entities/` tables).
-pub fn read_run(dir: &Path) -> Result<RunTables, ExportError> {
-    let documents_dir = dir.join("documents");
-    let units = unit_files(&documents_dir)?;
-    if units.is_empty() {
-        return Err(ExportError::NoUnits(documents_dir));
-    }
-    let mut out = RunTables::default();
-    // Position of each live document in `slots`; a later version replaces it in place.
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut slots: Vec<Option<RunDocument>> = Vec::new();
-    for (name, documents_path) in units {
-        let entities_path = dir.join("entities").join(&name);
-        if !entities_path.is_file() {
-            return Err(ExportError::MissingEntities {
-                documents: documents_path,
-                entities: entities_path,
-            });
+/// A `bioner run` output directory opened for reading: the units, and where each document's
+/// latest record is. Opening reads only the `doc_id` and `deleted` columns, so memory holds
+/// one entry per document id however large the run; [`RunReader::for_each`] then streams the
+/// documents unit by unit.
+#[derive(Debug)]
+pub struct RunReader {
+    dir: PathBuf,
+    /// `(file name, documents table path)`, sorted by name.
+    units: Vec<(String, PathBuf)>,
+    /// Per document id: the unit and row of its latest record, and whether that is a deletion.
+    latest: HashMap<String, (u32, u32, bool)>,
+    superseded: usize,
+}
+
+impl RunReader {
+    /// Opens the output directory `dir` of `bioner run` (its `documents/` and `entities/`
+    /// tables): checks every unit has both, and finds each document's latest record.
+    pub fn open(dir: &Path) -> Result<Self, ExportError> {
+        let documents_dir = dir.join("documents");
+        let units = unit_files(&documents_dir)?;
+        if units.is_empty() {
+            return Err(ExportError::NoUnits(documents_dir));
         }
-        let mut entities = read_entities(&entities_path)?;
-        for (id, deleted, sections) in read_documents(&documents_path)? {
-            let slot = index.get(&id).copied();
-            if deleted {
-                if let Some(i) = slot {
-                    slots[i] = None;
-                    index.remove(&id);
-                    out.deleted += 1;
-                }
-                continue;
+        let mut latest: HashMap<String, (u32, u32, bool)> = HashMap::new();
+        let mut superseded = 0;
+        for (u, (name, documents_path)) in units.iter().enumerate() {
+            let entities_path = dir.join("entities").join(name);
+            if !entities_path.is_file() {
+                return Err(ExportError::MissingEntities {
+                    documents: documents_path.clone(),
+                    entities: entities_path,
+                });
             }
-            let mut spans = entities.remove(&id).unwrap_or_default();
-            spans.retain(|e| {
-                let ok = slice_chars(&sections[e.section], e.char_start, e.char_end)
-                    == Some(e.text.as_str());
-                if !ok {
-                    out.problems.push(format!(
-                        "{}: document {id}: entity {:?} at {}..{} of the {} is not the text \
-                         there; left out",
-                        entities_path.display(),
-                        e.text,
-                        e.char_start,
-                        e.char_end,
-                        SECTIONS[e.section]
-                    ));
-                }
-                ok
-            });
-            spans.sort_by(|a, b| {
-                (a.section, a.char_start, a.char_end, &a.entity_type).cmp(&(
-                    b.section,
-                    b.char_start,
-                    b.char_end,
-                    &b.entity_type,
-                ))
-            });
-            let doc = RunDocument {
-                id: id.clone(),
-                sections,
-                entities: spans,
-            };
-            match slot {
-                Some(i) => {
-                    slots[i] = Some(doc);
-                    out.superseded += 1;
-                }
-                None => {
-                    index.insert(id, slots.len());
-                    slots.push(Some(doc));
+            let mut row = 0u32;
+            for batch in open_batches_of(documents_path, &["doc_id", "deleted"])? {
+                let c = Columns {
+                    path: documents_path,
+                    batch: &batch,
+                };
+                let ids = c.strings("doc_id")?;
+                let deleted = deleted_column(&c)?;
+                for (i, id) in ids.into_iter().enumerate() {
+                    let del = deleted.value(i);
+                    if let Some((_, _, was_deleted)) = latest.insert(id, (u as u32, row, del))
+                        && !was_deleted
+                        && !del
+                    {
+                        superseded += 1;
+                    }
+                    row += 1;
                 }
             }
         }
-        out.units += 1;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            units,
+            latest,
+            superseded,
+        })
     }
-    out.documents = slots.into_iter().flatten().collect();
-    Ok(out)
+
+    /// Calls `f` with each document whose latest record is not a deletion, with its text and
+    /// entities, unit by unit in name order (within a unit, in row order); returns what the
+    /// pass found. An error of `f` stops the pass.
+    pub fn for_each(
+        &self,
+        mut f: impl FnMut(RunDocument) -> Result<(), ExportError>,
+    ) -> Result<RunStats, ExportError> {
+        let mut stats = RunStats {
+            superseded: self.superseded,
+            deleted: self.latest.values().filter(|(_, _, d)| *d).count(),
+            ..RunStats::default()
+        };
+        for (u, (name, documents_path)) in self.units.iter().enumerate() {
+            let entities_path = self.dir.join("entities").join(name);
+            let mut entities = read_entities(&entities_path)?;
+            for (row, (id, deleted, sections)) in
+                read_documents(documents_path)?.into_iter().enumerate()
+            {
+                if deleted || self.latest.get(&id) != Some(&(u as u32, row as u32, false)) {
+                    continue;
+                }
+                let mut spans = entities.remove(&id).unwrap_or_default();
+                spans.retain(|e| {
+                    let ok = slice_chars(&sections[e.section], e.char_start, e.char_end)
+                        == Some(e.text.as_str());
+                    if !ok {
+                        stats.problems.push(format!(
+                            "{}: document {id}: entity {:?} at {}..{} of the {} is not the text \
+                             there; left out",
+                            entities_path.display(),
+                            e.text,
+                            e.char_start,
+                            e.char_end,
+                            SECTIONS[e.section]
+                        ));
+                    }
+                    ok
+                });
+                spans.sort_by(|a, b| {
+                    (a.section, a.char_start, a.char_end, &a.entity_type).cmp(&(
+                        b.section,
+                        b.char_start,
+                        b.char_end,
+                        &b.entity_type,
+                    ))
+                });
+                f(RunDocument {
+                    id,
+                    sections,
+                    entities: spans,
+                })?;
+            }
+            stats.units += 1;
+        }
+        Ok(stats)
+    }
+}
+
+/// The record batches of `path` with only the columns `names` (those it has).
+fn open_batches_of(path: &Path, names: &[&str]) -> Result<Vec<RecordBatch>, ExportError> {
+    let bad = |m: String| CorpusError::malformed(Location::file(path), m);
+    let file = std::fs::File::open(path).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| bad(format!("not a Parquet file: {e}")))?;
+    let roots: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| names.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    Ok(builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| bad(e.to_string()))?
+        .map(|b| b.map_err(|e| bad(e.to_string())))
+        .collect::<Result<_, _>>()?)
+}
+
+fn deleted_column(c: &Columns<'_>) -> Result<BooleanArray, ExportError> {
+    c.batch
+        .column_by_name("deleted")
+        .and_then(|a| a.as_boolean_opt().cloned())
+        .ok_or_else(|| c.bad("missing boolean column \"deleted\"".into()).into())
 }
 
 /// The `*.parquet` files of a table folder (no hidden temporaries), sorted by name.
@@ -166,10 +245,7 @@ fn read_documents(path: &Path) -> Result<Vec<(String, bool, [String; 2])>, Expor
             }
         }
         let ids = c.strings("doc_id")?;
-        let deleted = batch
-            .column_by_name("deleted")
-            .and_then(|a| a.as_boolean_opt().cloned())
-            .ok_or_else(|| c.bad("missing boolean column \"deleted\"".into()))?;
+        let deleted = deleted_column(&c)?;
         let title = c.optional_strings("title")?;
         let abstract_text = c.optional_strings("abstract")?;
         for (i, id) in ids.into_iter().enumerate() {
