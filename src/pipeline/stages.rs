@@ -33,7 +33,8 @@ pub enum Annotated {
 
 /// A record after the model.
 pub enum Finished {
-    Doc(DocResult),
+    /// Boxed: a document's result (text, metadata, entities) is several times a reject's size.
+    Doc(Box<DocResult>),
     Reject(Reject),
 }
 
@@ -212,7 +213,7 @@ pub fn infer(
                     sections.next().unwrap_or_default(),
                     sections.next().unwrap_or_default(),
                 ];
-                Finished::Doc(DocResult {
+                Finished::Doc(Box::new(DocResult {
                     title_chars,
                     abstract_chars,
                     sentences: sentences.len() as u32,
@@ -223,9 +224,9 @@ pub fn infer(
                     entities,
                     text: Some(text),
                     meta,
-                })
+                }))
             }
-            Annotated::Deletion { id, origin } => Finished::Doc(DocResult {
+            Annotated::Deletion { id, origin } => Finished::Doc(Box::new(DocResult {
                 id,
                 deleted: true,
                 origin,
@@ -236,7 +237,7 @@ pub fn infer(
                 entities: Vec::new(),
                 text: None,
                 meta: Metadata::default(),
-            }),
+            })),
             Annotated::Reject(r) => Finished::Reject(r),
         })
         .collect()

@@ -56,7 +56,7 @@ pub(super) fn write_units(
             match item {
                 Finished::Doc(d) => {
                     progress.inc(1);
-                    out.docs.push(d);
+                    out.docs.push(*d);
                 }
                 Finished::Reject(r) => {
                     tracing::warn!(
