@@ -57,6 +57,14 @@ impl ParquetDocuments {
             .map_err(|e| bad(format!("not a Parquet file: {e}")))?;
         let schema = builder.schema().clone();
         let mut indices = Vec::new();
+        let column_names = || {
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         for (role, name) in [
             ("id", &columns.id),
             ("title", &columns.title),
@@ -65,12 +73,7 @@ impl ParquetDocuments {
             let (i, field) = schema.column_with_name(name).ok_or_else(|| {
                 bad(format!(
                     "no column {name:?} for the {role} (columns: {}); set source.{role}_column",
-                    schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    column_names()
                 ))
             })?;
             let ok = match role {
@@ -89,12 +92,7 @@ impl ParquetDocuments {
             let (i, _) = schema.column_with_name(name).ok_or_else(|| {
                 bad(format!(
                     "no column {name:?} to pass through (columns: {}); see source.passthrough_columns",
-                    schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    column_names()
                 ))
             })?;
             if !indices.contains(&i) {
