@@ -34,15 +34,24 @@ pub enum ConfigError {
 /// Reads the TOML file at `path` into `T`, with `overrides` (`section.key=value`, the value in
 /// TOML syntax, a bare word taken as a string) applied on top.
 pub fn load_toml<T: DeserializeOwned>(path: &Path, overrides: &[String]) -> Result<T, ConfigError> {
-    let toml_error = |source| ConfigError::Toml {
-        path: path.to_path_buf(),
-        source,
-    };
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut doc: toml::Table = toml::from_str(&text).map_err(toml_error)?;
+    parse_toml(&text, path, overrides)
+}
+
+/// [`load_toml`] on the text of a file; `path` names it in errors.
+pub fn parse_toml<T: DeserializeOwned>(
+    text: &str,
+    path: &Path,
+    overrides: &[String],
+) -> Result<T, ConfigError> {
+    let toml_error = |source| ConfigError::Toml {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut doc: toml::Table = toml::from_str(text).map_err(toml_error)?;
     for o in overrides {
         let (key, value) = o
             .split_once('=')

@@ -34,6 +34,8 @@ pub mod encoder;
 pub mod eval;
 pub mod export;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kafka;
 pub mod link;
 pub mod model;

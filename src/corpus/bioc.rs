@@ -34,9 +34,13 @@ struct Passage {
 
 /// Reads one BioC XML file.
 pub fn read_bioc(path: &Path) -> Result<Corpus, CorpusError> {
-    let source = read_utf8(path)?;
-    let mut reader = Reader::from_str(&source);
-    let lines = Lines::new(&source);
+    parse_bioc(&read_utf8(path)?, path)
+}
+
+/// Parses the text of a BioC XML file; `path` names it in errors and problems.
+pub fn parse_bioc(source: &str, path: &Path) -> Result<Corpus, CorpusError> {
+    let mut reader = Reader::from_str(source);
+    let lines = Lines::new(source);
     let mut corpus = Corpus::default();
     let mut stack: Vec<String> = Vec::new();
     let mut doc_id = String::new();

@@ -67,8 +67,7 @@ pub fn read_ccks(dir: &Path) -> Result<Corpus, CorpusError> {
         let mut doc_sections = Vec::new();
         for (si, (text, path)) in sections {
             let section_index = doc_sections.len() as u32;
-            let index = CharIndex::new(&text);
-            let items: Vec<(String, usize, usize, String, Location)> = match &csv_gold {
+            let items: Vec<Item> = match &csv_gold {
                 Some(gold) => gold
                     .get(&(record, CCKS_SECTIONS[si].to_owned()))
                     .cloned()
@@ -77,24 +76,7 @@ pub fn read_ccks(dir: &Path) -> Result<Corpus, CorpusError> {
                     &path.with_file_name(format!("{}-{record}.txt", CCKS_SECTIONS[si])),
                 )?,
             };
-            for (mention, start, end_inclusive, ty, at) in items {
-                let m = index.mention(
-                    &doc_id,
-                    section_index,
-                    start,
-                    end_inclusive + 1,
-                    &ty,
-                    || at.clone(),
-                )?;
-                if m.text != mention {
-                    corpus.problems.push(Problem {
-                        at,
-                        message: format!("mention {mention:?} differs from the text {:?} at its offsets; skipped", m.text),
-                    });
-                    continue;
-                }
-                corpus.mentions.push(m);
-            }
+            section_mentions(&doc_id, section_index, &text, items, &mut corpus)?;
             doc_sections.push(Section {
                 name: CCKS_SECTIONS[si].to_owned(),
                 text,
@@ -108,7 +90,42 @@ pub fn read_ccks(dir: &Path) -> Result<Corpus, CorpusError> {
     Ok(corpus)
 }
 
-type Item = (String, usize, usize, String, Location);
+/// An annotation: mention text, start, inclusive end, type, where it was read.
+pub type Item = (String, usize, usize, String, Location);
+
+/// Adds the annotations `items` of one section (`text`) to `corpus`: a mention whose text
+/// differs from the text at its offsets is a problem, an offset outside the text an error.
+pub fn section_mentions(
+    doc_id: &str,
+    section_index: u32,
+    text: &str,
+    items: Vec<Item>,
+    corpus: &mut Corpus,
+) -> Result<(), CorpusError> {
+    let index = CharIndex::new(text);
+    for (mention, start, end_inclusive, ty, at) in items {
+        let m = index.mention(
+            doc_id,
+            section_index,
+            start,
+            end_inclusive.saturating_add(1),
+            &ty,
+            || at.clone(),
+        )?;
+        if m.text != mention {
+            corpus.problems.push(Problem {
+                at,
+                message: format!(
+                    "mention {mention:?} differs from the text {:?} at its offsets; skipped",
+                    m.text
+                ),
+            });
+            continue;
+        }
+        corpus.mentions.push(m);
+    }
+    Ok(())
+}
 
 fn parse_offset(s: &str, at: &Location) -> Result<usize, CorpusError> {
     s.trim()
@@ -123,7 +140,11 @@ fn read_annotation_file(path: &Path) -> Result<Vec<Item>, CorpusError> {
             "annotation file missing for this record section",
         ));
     }
-    let text = read_utf8(path)?;
+    parse_annotations(&read_utf8(path)?, path)
+}
+
+/// Parses the text of a per-section annotation file (`mention<TAB>start<TAB>end<TAB>type`).
+pub fn parse_annotations(text: &str, path: &Path) -> Result<Vec<Item>, CorpusError> {
     let mut items = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
@@ -153,11 +174,23 @@ fn read_annotation_file(path: &Path) -> Result<Vec<Item>, CorpusError> {
 }
 
 fn read_gold_csv(path: &Path) -> Result<BTreeMap<(u32, String), Vec<Item>>, CorpusError> {
+    let file = std::fs::File::open(path).map_err(|source| CorpusError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_gold_csv(std::io::BufReader::new(file), path)
+}
+
+/// The gold annotations of `final_gold_truth.csv` (rows `record,section,"mention start end
+/// type;..."`) by record and section; `path` names the file in errors.
+pub fn parse_gold_csv(
+    input: impl std::io::Read,
+    path: &Path,
+) -> Result<BTreeMap<(u32, String), Vec<Item>>, CorpusError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_path(path)
-        .map_err(|e| CorpusError::malformed(Location::file(path), e.to_string()))?;
+        .from_reader(input);
     let mut out: BTreeMap<(u32, String), Vec<Item>> = BTreeMap::new();
     for row in reader.records() {
         let row = row.map_err(|e| {

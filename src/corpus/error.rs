@@ -80,6 +80,11 @@ pub(crate) fn read_utf8(path: &std::path::Path) -> Result<String, CorpusError> {
         path: path.to_path_buf(),
         source,
     })?;
+    decode_utf8(bytes, path)
+}
+
+/// The bytes of `path` as UTF-8, naming the first bad line if they are not.
+pub(crate) fn decode_utf8(bytes: Vec<u8>, path: &std::path::Path) -> Result<String, CorpusError> {
     String::from_utf8(bytes).map_err(|e| {
         let bad = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..bad].iter().filter(|&&b| b == b'\n').count() + 1;

@@ -52,9 +52,17 @@ struct Article {
 /// Reads the GENIA XML, keeping only articles whose id (e.g. `MEDLINE:95369245`) is in `keep`
 /// when given.
 pub fn read_genia_xml(path: &Path, keep: Option<&HashSet<String>>) -> Result<Corpus, CorpusError> {
-    let source = read_utf8(path)?;
-    let mut reader = Reader::from_str(&source);
-    let lines = Lines::new(&source);
+    parse_genia_xml(&read_utf8(path)?, path, keep)
+}
+
+/// Parses the text of the GENIA XML (see [`read_genia_xml`]); `path` names it in errors.
+pub fn parse_genia_xml(
+    source: &str,
+    path: &Path,
+    keep: Option<&HashSet<String>>,
+) -> Result<Corpus, CorpusError> {
+    let mut reader = Reader::from_str(source);
+    let lines = Lines::new(source);
     let mut articles: Vec<Article> = Vec::new();
     let mut article: Option<Article> = None;
     let mut stack: Vec<String> = Vec::new();
@@ -255,6 +263,11 @@ fn add_article(path: &Path, a: Article, corpus: &mut Corpus) -> Result<(), Corpu
 /// Reads the preprocessed GENIA nested-NER JSON lines (`tokens`, `doc_id`, `sent_id`,
 /// `entity_mentions` with token `start`/`end` and `entity_type`).
 pub fn read_genia_jsonl(path: &Path) -> Result<Corpus, CorpusError> {
+    parse_genia_jsonl(&read_utf8(path)?, path)
+}
+
+/// Parses the text of GENIA nested-NER JSON lines (see [`read_genia_jsonl`]).
+pub fn parse_genia_jsonl(text: &str, path: &Path) -> Result<Corpus, CorpusError> {
     #[derive(serde::Deserialize)]
     struct Line {
         tokens: Vec<String>,
@@ -267,7 +280,6 @@ pub fn read_genia_jsonl(path: &Path) -> Result<Corpus, CorpusError> {
         end: usize,
         entity_type: String,
     }
-    let text = read_utf8(path)?;
     let mut corpus = Corpus::default();
     // Group consecutive lines by document.
     let mut groups: Vec<(String, Vec<(usize, Line)>)> = Vec::new();

@@ -15,7 +15,12 @@ use super::model::{CharIndex, Corpus, Problem, token_document};
 
 /// Reads one IOB2 token file.
 pub fn read_iob(path: &Path) -> Result<Corpus, CorpusError> {
-    let text = read_utf8(path)?;
+    parse_iob(&read_utf8(path)?, path)
+}
+
+/// Parses the text of an IOB2 token file; `path` names it in errors and gives the document
+/// ids of a file without document markers.
+pub fn parse_iob(text: &str, path: &Path) -> Result<Corpus, CorpusError> {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -17,14 +17,15 @@ mod model;
 mod pubtator;
 pub(crate) mod table;
 
-pub use bioc::read_bioc;
-pub use ccks::{CCKS_SECTIONS, read_ccks};
+pub use bioc::{parse_bioc, read_bioc};
+pub use ccks::{CCKS_SECTIONS, parse_annotations, parse_gold_csv, read_ccks, section_mentions};
+pub(crate) use error::decode_utf8;
 pub use error::{CorpusError, Location};
-pub use genia::{genia_type, read_genia_jsonl, read_genia_xml};
-pub use iob::read_iob;
+pub use genia::{genia_type, parse_genia_jsonl, parse_genia_xml, read_genia_jsonl, read_genia_xml};
+pub use iob::{parse_iob, read_iob};
 pub use labelled::{LabelledSentence, Span, label_sentences, read_labelled};
 pub use model::{CharIndex, Corpus, Problem, TypeCounts};
-pub use pubtator::read_pubtator;
+pub use pubtator::{parse_pubtator, read_pubtator};
 pub use table::{
     read_documents, read_mentions, read_sentences, write_corpus, write_mentions, write_sentences,
 };

@@ -12,7 +12,11 @@ use crate::document::Document;
 
 /// Reads one PubTator file.
 pub fn read_pubtator(path: &Path) -> Result<Corpus, CorpusError> {
-    let text = read_utf8(path)?;
+    parse_pubtator(&read_utf8(path)?, path)
+}
+
+/// Parses the text of a PubTator file; `path` names it in errors and problems.
+pub fn parse_pubtator(text: &str, path: &Path) -> Result<Corpus, CorpusError> {
     let mut corpus = Corpus::default();
     let mut doc: Option<PendingDoc> = None;
     for (i, line) in text.lines().enumerate() {

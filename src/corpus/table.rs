@@ -113,15 +113,12 @@ fn write_parquet(
     write_table(path, batch, CORPUS_SCHEMA_VERSION, metadata)
 }
 
-/// Writes one batch as a zstd Parquet file with `bioner.schema_version` and `bioner.*`
-/// footer metadata, through a hidden temporary file renamed into place (readers never see a
-/// partial file; see [`crate::fsutil`]).
-pub(crate) fn write_table(
-    path: &Path,
-    batch: &RecordBatch,
+/// How bioner writes Parquet: zstd level 3, and footer metadata `bioner.schema_version` and
+/// `bioner.KEY` for each of `metadata`.
+pub(crate) fn writer_properties(
     schema_version: &str,
     metadata: &[(&str, String)],
-) -> Result<(), CorpusError> {
+) -> WriterProperties {
     let mut kv = vec![KeyValue::new(
         "bioner.schema_version".into(),
         schema_version.to_owned(),
@@ -131,12 +128,24 @@ pub(crate) fn write_table(
             .iter()
             .map(|(k, v)| KeyValue::new(format!("bioner.{k}"), v.clone())),
     );
-    let props = WriterProperties::builder()
+    WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid level"),
         ))
         .set_key_value_metadata(Some(kv))
-        .build();
+        .build()
+}
+
+/// Writes one batch as a zstd Parquet file with `bioner.schema_version` and `bioner.*`
+/// footer metadata, through a hidden temporary file renamed into place (readers never see a
+/// partial file; see [`crate::fsutil`]).
+pub(crate) fn write_table(
+    path: &Path,
+    batch: &RecordBatch,
+    schema_version: &str,
+    metadata: &[(&str, String)],
+) -> Result<(), CorpusError> {
+    let props = writer_properties(schema_version, metadata);
     // Durable before it becomes visible: the data, then the rename, then the directory entry.
     crate::fsutil::write_atomically(path, |file| {
         let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props))

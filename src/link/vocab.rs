@@ -130,6 +130,22 @@ impl VocabFile {
         } else {
             Box::new(file)
         };
+        self.read_lines(config, reader, path)
+    }
+
+    /// The names of one vocabulary file's content (decompressed) in `config.format`; `path`
+    /// names it in errors. Unusable lines are counted in `bad`, never fatal.
+    pub fn read_lines(
+        &mut self,
+        config: &VocabularyConfig,
+        reader: impl Read,
+        path: &Path,
+    ) -> Result<(), LinkError> {
+        let io = |source| LinkError::Io {
+            vocabulary: config.name.clone(),
+            path: path.to_path_buf(),
+            source,
+        };
         let out = self;
         for (i, line) in BufReader::new(reader).split(b'\n').enumerate() {
             let line = line.map_err(io)?;

@@ -89,6 +89,12 @@ pub fn read_conllu(path: &Path) -> Result<Vec<TreeSentence>, ConlluError> {
         path: path.to_path_buf(),
         source,
     })?;
+    parse_conllu(&text, path)
+}
+
+/// Parses the text of a CoNLL-U file; `path` names it in errors. Heads are checked to be in
+/// range.
+pub fn parse_conllu(text: &str, path: &Path) -> Result<Vec<TreeSentence>, ConlluError> {
     let bad = |line: usize, message: String| ConlluError::Malformed {
         path: path.to_path_buf(),
         line,

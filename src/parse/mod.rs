@@ -16,7 +16,7 @@ mod tagger;
 
 pub use annotate::{Grapher, annotate_documents, annotate_sentences, chain_tree};
 pub use biaffine::{BiaffineConfig, BiaffineParser, BiaffineTraining};
-pub use conllu::{ConlluError, TreeSentence, TreeToken, read_conllu, write_conllu};
+pub use conllu::{ConlluError, TreeSentence, TreeToken, parse_conllu, read_conllu, write_conllu};
 pub use decode::decode_tree;
 pub use model::{
     AttachmentScores, DependencyModel, MODEL_FORMAT_VERSION, Parse, ParserModelError, TrainOptions,

@@ -183,12 +183,22 @@ impl RunConfig {
         overrides: &[String],
     ) -> Result<RunConfig, crate::config::ConfigError> {
         let c: RunConfig = crate::config::load_toml(path, overrides)?;
-        c.check()
+        c.checked(path)
+    }
+
+    /// Parses the text of a pipeline file (`path` names it in errors) and checks it.
+    pub fn parse(text: &str, path: &Path) -> Result<RunConfig, crate::config::ConfigError> {
+        let c: RunConfig = crate::config::parse_toml(text, path, &[])?;
+        c.checked(path)
+    }
+
+    fn checked(self, path: &Path) -> Result<RunConfig, crate::config::ConfigError> {
+        self.check()
             .map_err(|message| crate::config::ConfigError::Invalid {
                 path: path.to_path_buf(),
                 message,
             })?;
-        Ok(c)
+        Ok(self)
     }
 
     /// What does not hang together, as the message of a

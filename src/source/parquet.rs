@@ -8,6 +8,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int32Type, Int64Type, UInt32Type, UInt64Type};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::reader::ChunkReader;
 
 use super::document;
 use crate::document::{Metadata, Passthrough, Reject, SourceRecord, TextLimits};
@@ -48,12 +49,27 @@ impl ParquetDocuments {
         columns: &Columns,
         limits: TextLimits,
     ) -> Result<Self, ParquetSourceError> {
+        let label = path.display().to_string();
+        let file = File::open(path).map_err(|e| ParquetSourceError::Unreadable {
+            path: label.clone(),
+            message: e.to_string(),
+        })?;
+        Self::from_reader(file, label, columns, limits)
+    }
+
+    /// [`open`](Self::open) on any Parquet input (a file, bytes in memory); `label` names it
+    /// in origins and errors.
+    pub fn from_reader<R: ChunkReader + 'static>(
+        input: R,
+        label: String,
+        columns: &Columns,
+        limits: TextLimits,
+    ) -> Result<Self, ParquetSourceError> {
         let bad = |message: String| ParquetSourceError::Unreadable {
-            path: path.display().to_string(),
+            path: label.clone(),
             message,
         };
-        let file = File::open(path).map_err(|e| bad(e.to_string()))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        let builder = ParquetRecordBatchReaderBuilder::try_new(input)
             .map_err(|e| bad(format!("not a Parquet file: {e}")))?;
         let schema = builder.schema().clone();
         let mut indices = Vec::new();
@@ -106,7 +122,7 @@ impl ParquetDocuments {
             .build()
             .map_err(|e| bad(e.to_string()))?;
         Ok(Self {
-            label: path.display().to_string(),
+            label,
             columns: columns.clone(),
             reader,
             batch: None,

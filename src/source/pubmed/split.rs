@@ -173,8 +173,7 @@ impl PubmedReader {
     }
 
     /// Sets the block size and the record size limit, to test block boundaries.
-    #[cfg(test)]
-    fn with_sizes(mut self, block_size: usize, max_record_bytes: usize) -> Self {
+    pub(crate) fn with_sizes(mut self, block_size: usize, max_record_bytes: usize) -> Self {
         self.block_size = block_size.max(1);
         self.max_record_bytes = max_record_bytes;
         self
