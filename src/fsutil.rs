@@ -34,15 +34,22 @@ pub fn write_atomically(
     write: impl FnOnce(File) -> std::io::Result<File>,
 ) -> std::io::Result<()> {
     let tmp = temp_path(path);
-    let result = File::create(&tmp).and_then(write).and_then(|file| {
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    });
+    let result = File::create(&tmp)
+        .and_then(write)
+        .and_then(|file| publish(file, &tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result?;
+    result
+}
+
+/// Makes the temporary file `tmp` (written through `file`) durable and visible as `path`:
+/// syncs it, renames it into place and syncs the directory entry. On an error the temporary
+/// file is left for the caller to remove.
+pub fn publish(file: File, tmp: &Path, path: &Path) -> std::io::Result<()> {
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(tmp, path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         File::open(dir)?.sync_all()?;
     }

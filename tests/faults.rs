@@ -531,3 +531,152 @@ fn a_worker_rides_out_a_broker_restart() {
     }
     assert_eq!(keys, ids, "entity messages missing for some documents");
 }
+
+/// Malformed-input soak on Kafka: a topic of good documents with bad messages mixed in
+/// (not JSON, wrong types, no payload, 2 MB documents) and good documents without a key,
+/// against a topic of the good documents alone. Every good document's entities equal the
+/// clean run's, every bad message is a reject with its reason, the summaries count them, and
+/// both runs exit 0.
+#[test]
+fn bad_messages_among_good_ones_are_rejected_and_the_rest_is_unchanged() {
+    use rdkafka::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    const GOOD: usize = 240;
+    let broker = common::Broker::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let good_message = |i: usize| {
+        let (pmid, title, abs) = doc(i);
+        (
+            pmid.clone(),
+            serde_json::json!({"pmid": pmid, "title": title, "abstract": abs}).to_string(),
+        )
+    };
+    let huge = serde_json::json!({"pmid": "990001", "title": "Huge.",
+        "abstract": "famotidine ".repeat((2 << 20) / 10)})
+    .to_string();
+    assert!(huge.len() > 2 << 20);
+    // (i, key, payload, the reason's start) of the bad messages, put after good message i.
+    type Bad = (usize, Option<String>, Option<Vec<u8>>, &'static str);
+    let bad: Vec<Bad> = (0..GOOD)
+        .step_by(8)
+        .enumerate()
+        .map(|(j, at)| match j % 5 {
+            0 => (
+                at,
+                Some("x".into()),
+                Some(format!("not JSON {j}").into_bytes()),
+                "invalid JSON",
+            ),
+            1 => (
+                at,
+                None,
+                Some(format!(r#"{{"pmid": [{j}], "title": 5}}"#).into_bytes()),
+                "invalid JSON",
+            ),
+            2 => (at, Some("y".into()), None, "empty message"),
+            3 => (
+                at,
+                Some("990001".into()),
+                Some(huge.clone().into_bytes()),
+                "text of",
+            ),
+            _ => (at, None, Some(b"\xff\xfe{}".to_vec()), "invalid UTF-8"),
+        })
+        .collect();
+    // Good documents without a key: used like any other (the id is in the document).
+    let keyless: Vec<usize> = (GOOD..GOOD + 6).collect();
+
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .set("message.max.bytes", "8000000")
+        .create()
+        .unwrap();
+    let send = |topic: &str, key: Option<&str>, payload: Option<&[u8]>| {
+        let mut r: BaseRecord<'_, str, [u8]> = BaseRecord::to(topic);
+        if let Some(k) = key {
+            r = r.key(k);
+        }
+        if let Some(p) = payload {
+            r = r.payload(p);
+        }
+        producer.send(r).map_err(|(e, _)| e).unwrap();
+        producer.poll(Duration::ZERO);
+    };
+    let clean_topic = common::unique("clean");
+    let dirty_topic = common::unique("dirty");
+    broker.create_topic(&clean_topic, 2);
+    broker.create_topic(&dirty_topic, 2);
+    for i in 0..GOOD {
+        let (key, payload) = good_message(i);
+        send(&clean_topic, Some(&key), Some(payload.as_bytes()));
+        send(&dirty_topic, Some(&key), Some(payload.as_bytes()));
+        for (_, key, payload, _) in bad.iter().filter(|b| b.0 == i) {
+            send(&dirty_topic, key.as_deref(), payload.as_deref());
+        }
+    }
+    for &i in &keyless {
+        send(&dirty_topic, None, Some(good_message(i).1.as_bytes()));
+    }
+    producer.flush(Duration::from_secs(60)).unwrap();
+
+    // float32: the int8 encoder quantises activations per batch, so its scores depend on
+    // which sentences share a batch, and the bad messages change the batches.
+    let run = |name: &str, topic: &str| {
+        let out = tmp.path().join(name);
+        let p = with_float32(&pipeline(
+            &tmp.path().join(format!("{name}.toml")),
+            &kafka_source(topic, &common::unique(name), &broker.addr, 100, false),
+            &out,
+            "",
+        ));
+        (finish(spawn_run(&p), &p, Duration::from_secs(600)), out)
+    };
+    let (clean, clean_out) = run("clean", &clean_topic);
+    let (dirty, dirty_out) = run("dirty", &dirty_topic);
+    assert_eq!(clean["documents"], GOOD, "{clean}");
+    assert_eq!(clean["rejects"], 0, "{clean}");
+    assert_eq!(dirty["documents"], GOOD + keyless.len(), "{dirty}");
+    assert_eq!(dirty["rejects"], bad.len(), "{dirty}");
+
+    let good_ids: BTreeSet<String> = (0..GOOD).map(|i| doc(i).0).collect();
+    let entities = |out: &Path| -> Vec<Value> {
+        read_output(out)["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| good_ids.contains(e[0].as_str().unwrap()))
+            .cloned()
+            .collect()
+    };
+    let (ec, ed) = (entities(&clean_out), entities(&dirty_out));
+    assert!(!ec.is_empty());
+    let only_clean: Vec<&Value> = ec.iter().filter(|e| !ed.contains(e)).collect();
+    let only_dirty: Vec<&Value> = ed.iter().filter(|e| !ec.contains(e)).collect();
+    assert!(
+        only_clean.is_empty() && only_dirty.is_empty(),
+        "good documents' entities differ between the clean and dirty topics: only clean \
+         {only_clean:?}, only dirty {only_dirty:?}"
+    );
+    let ids: BTreeSet<String> = read_output(&dirty_out)["doc_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let mut want = good_ids.clone();
+    want.extend(keyless.iter().map(|&i| doc(i).0));
+    assert_eq!(ids, want);
+
+    let printed = common::run_python(
+        "import duckdb, json, sys\n\
+         print(json.dumps(duckdb.sql(f\"SELECT reason FROM '{sys.argv[1]}/rejects/*.parquet'\").fetchall()))",
+        &[dirty_out.to_str().unwrap()],
+    );
+    let reasons: Vec<(String,)> = serde_json::from_str(&printed).unwrap();
+    assert_eq!(reasons.len(), bad.len());
+    for start in ["invalid JSON", "empty message", "text of", "invalid UTF-8"] {
+        let want = bad.iter().filter(|b| b.3 == start).count();
+        let got = reasons.iter().filter(|r| r.0.starts_with(start)).count();
+        assert_eq!(got, want, "rejects starting with {start:?}: {reasons:?}");
+    }
+}

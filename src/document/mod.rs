@@ -12,7 +12,9 @@ mod text;
 mod unit;
 
 pub use meta::{Metadata, Passthrough};
-pub use output::{DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, SECTIONS, Stamp, UnitOutput};
+pub use output::{
+    DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, SECTIONS, Stamp, UnitPart, UnitTally,
+};
 pub use record::{Reject, SourceRecord, TextLimits};
 pub use text::{Document, Mention, Section, Sentence, Token, Tree};
 pub use unit::{Chunk, Commit, FileStamp, RecordChunk, Unit};

@@ -60,15 +60,60 @@ pub struct DocResult {
 /// Names of the sections the sources produce, in order.
 pub const SECTIONS: [&str; 2] = ["title", "abstract"];
 
-/// Everything one unit of work produced, ready for the sinks.
-#[derive(Debug, Clone)]
-pub struct UnitOutput {
-    /// Deterministic output name (input file stem, or `topic-partition-firstoffset`).
-    pub name: String,
-    /// Footer metadata describing the input (`source.files`, `source.kafka.*`, ...).
-    pub source_meta: Vec<(String, String)>,
+/// A part of what one unit of work produced (the results of one chunk of its records), for
+/// the sinks: a unit reaches them part by part, so that memory does not grow with its size.
+#[derive(Debug, Clone, Default)]
+pub struct UnitPart {
     pub docs: Vec<DocResult>,
     pub rejects: Vec<Reject>,
+}
+
+impl UnitPart {
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty() && self.rejects.is_empty()
+    }
+}
+
+/// What a unit of work produced, counted over its parts: for its commit (the manifest) and
+/// the run summary.
+#[derive(Debug, Clone, Default)]
+pub struct UnitTally {
+    /// Documents, deletions included.
+    pub records: usize,
+    pub deletions: usize,
+    pub sentences: usize,
+    pub tokens: usize,
+    /// Entities by type.
+    pub entities: std::collections::BTreeMap<String, usize>,
+    /// The rejected records (small: the reason and a 200-character excerpt each).
+    pub rejects: Vec<Reject>,
+}
+
+impl UnitTally {
+    pub fn add(&mut self, part: &UnitPart) {
+        for d in &part.docs {
+            self.records += 1;
+            if d.deleted {
+                self.deletions += 1;
+                continue;
+            }
+            self.sentences += d.sentences as usize;
+            self.tokens += d.tokens as usize;
+            for e in &d.entities {
+                *self.entities.entry(e.entity_type.clone()).or_default() += 1;
+            }
+        }
+        self.rejects.extend(part.rejects.iter().cloned());
+    }
+
+    /// Documents, deletions left out.
+    pub fn documents(&self) -> usize {
+        self.records - self.deletions
+    }
+
+    pub fn entity_total(&self) -> usize {
+        self.entities.values().sum()
+    }
 }
 
 /// Identity of the run that produced the output, stamped on every row and message.

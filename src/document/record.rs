@@ -38,6 +38,19 @@ pub enum SourceRecord {
     Reject(Reject),
 }
 
+impl SourceRecord {
+    /// Bytes of text the record brings (title and abstract of a document; 0 otherwise): what
+    /// sources bound their chunks by, besides the record count.
+    pub fn text_bytes(&self) -> usize {
+        match self {
+            SourceRecord::Document { document, .. } => {
+                document.sections.iter().map(|s| s.text.len()).sum()
+            }
+            _ => 0,
+        }
+    }
+}
+
 /// A record a source could not use, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Reject {

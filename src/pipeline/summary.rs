@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::document::{Reject, UnitOutput};
+use crate::document::{Reject, UnitTally};
 
 /// Rejects listed by example in the summary (all are counted and in the rejects table).
 const EXAMPLES: usize = 5;
@@ -45,19 +45,15 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    pub fn add(&mut self, unit: &UnitOutput) {
+    /// Counts a written and committed unit.
+    pub fn add(&mut self, unit: &UnitTally) {
         self.units += 1;
-        for d in &unit.docs {
-            if d.deleted {
-                self.deletions += 1;
-                continue;
-            }
-            self.documents += 1;
-            self.sentences += d.sentences as usize;
-            self.tokens += d.tokens as usize;
-            for e in &d.entities {
-                *self.entities.entry(e.entity_type.clone()).or_default() += 1;
-            }
+        self.documents += unit.documents();
+        self.deletions += unit.deletions;
+        self.sentences += unit.sentences;
+        self.tokens += unit.tokens;
+        for (t, n) in &unit.entities {
+            *self.entities.entry(t.clone()).or_default() += n;
         }
         for r in &unit.rejects {
             self.add_reject(r);

@@ -1,5 +1,6 @@
-//! The writer stage: collects each unit's results; when a unit is complete, writes it to every
-//! sink and then hands it back to its source to commit.
+//! The writer stage: hands each chunk of results to every sink as a part of its unit; when a
+//! unit is complete, has every sink finish it (make it durable and visible) and then hands it
+//! back to its source to commit.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::metrics::MetricsFile;
 use super::stages::Finished;
 use super::{PipelineError, RunSummary};
-use crate::document::{Chunk, Stamp, UnitOutput};
+use crate::document::{Chunk, Stamp, UnitPart, UnitTally};
 use crate::sink::Sink;
 use crate::source::{CommitReport, Source};
 
@@ -32,7 +33,8 @@ pub(super) fn write_units(
         progress,
         mut metrics,
     } = observers;
-    let mut open: BTreeMap<u64, UnitOutput> = BTreeMap::new();
+    // What each unit not yet finished has produced so far (its parts went to the sinks).
+    let mut open: BTreeMap<u64, UnitTally> = BTreeMap::new();
     loop {
         let c = match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(c) => c,
@@ -46,17 +48,12 @@ pub(super) fn write_units(
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        let out = open.entry(c.unit).or_insert_with(|| UnitOutput {
-            name: String::new(),
-            source_meta: Vec::new(),
-            docs: Vec::new(),
-            rejects: Vec::new(),
-        });
+        let mut part = UnitPart::default();
         for item in c.items {
             match item {
                 Finished::Doc(d) => {
                     progress.inc(1);
-                    out.docs.push(*d);
+                    part.docs.push(*d);
                 }
                 Finished::Reject(r) => {
                     tracing::warn!(
@@ -65,15 +62,28 @@ pub(super) fn write_units(
                         reason = %r.reason,
                         "record rejected (kept in the rejects table)"
                     );
-                    out.rejects.push(r);
+                    part.rejects.push(r);
                 }
             }
         }
-        let Some(unit) = c.end else { continue };
-        let mut out = open.remove(&c.unit).expect("unit collected above");
-        out.name = unit.name.clone();
-        out.source_meta = unit.source_meta.clone();
+        let t = Instant::now();
+        if !part.is_empty() {
+            for sink in sinks.iter_mut() {
+                sink.write(c.unit, &part, stamp)?;
+            }
+        }
+        let tally = open.entry(c.unit).or_default();
+        tally.add(&part);
+        drop(part);
+        let Some(unit) = c.end else {
+            *summary.stage_seconds.entry("sinks".into()).or_default() += t.elapsed().as_secs_f64();
+            continue;
+        };
+        let tally = open.remove(&c.unit).expect("unit counted above");
         if let Some(reason) = &unit.failed {
+            for sink in sinks.iter_mut() {
+                sink.abandon(unit.id);
+            }
             tracing::error!(
                 input = %unit.source_meta[0].1,
                 reason = %reason,
@@ -84,13 +94,12 @@ pub(super) fn write_units(
                 .push((unit.source_meta[0].1.clone(), reason.clone()));
             continue;
         }
-        let t = Instant::now();
         for sink in sinks.iter_mut() {
-            sink.write(&out, stamp)?;
+            sink.finish(&unit, stamp)?;
         }
         *summary.stage_seconds.entry("sinks".into()).or_default() += t.elapsed().as_secs_f64();
-        add_report(summary, source.commit(&unit, &out, stamp)?);
-        summary.add(&out);
+        add_report(summary, source.commit(&unit, &tally, stamp)?);
+        summary.add(&tally);
         if let Some(m) = metrics.as_deref_mut() {
             m.committed();
             if m.due(true) {

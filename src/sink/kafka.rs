@@ -3,10 +3,14 @@
 //! The producer is idempotent with `acks=all`, and a unit counts as written only when every
 //! message of it is acknowledged.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::{Sink, SinkError};
-use crate::document::{DocResult, EntitySpan, Metadata, OUTPUT_SCHEMA_VERSION, Stamp, UnitOutput};
+use crate::document::{
+    DocResult, EntitySpan, Metadata, OUTPUT_SCHEMA_VERSION, Stamp, Unit, UnitPart,
+};
 use crate::kafka::{KafkaSettings, Producer};
 
 /// The message for one document.
@@ -43,6 +47,9 @@ impl<'a> DocumentMessage<'a> {
 pub struct KafkaSink {
     topic: String,
     producer: Producer,
+    /// The messages (key, payload) of units not finished yet, sent when they are: nothing of a
+    /// unit cut short reaches the topic. Messages hold spans and metadata, not the text.
+    pending: HashMap<u64, Vec<(String, String)>>,
 }
 
 impl KafkaSink {
@@ -54,25 +61,27 @@ impl KafkaSink {
         Ok(Self {
             topic: topic.to_owned(),
             producer,
+            pending: HashMap::new(),
         })
     }
 }
 
 impl Sink for KafkaSink {
-    fn write(&mut self, unit: &UnitOutput, stamp: &Stamp) -> Result<Vec<String>, SinkError> {
-        let payloads: Vec<String> = unit
-            .docs
-            .iter()
-            .map(|doc| {
-                serde_json::to_string(&DocumentMessage::new(doc, stamp)).expect("serialisable")
-            })
-            .collect();
+    fn write(&mut self, unit: u64, part: &UnitPart, stamp: &Stamp) -> Result<(), SinkError> {
+        let messages = self.pending.entry(unit).or_default();
+        messages.extend(part.docs.iter().map(|doc| {
+            let payload =
+                serde_json::to_string(&DocumentMessage::new(doc, stamp)).expect("serialisable");
+            (doc.id.clone(), payload)
+        }));
+        Ok(())
+    }
+
+    fn finish(&mut self, unit: &Unit, _stamp: &Stamp) -> Result<Vec<String>, SinkError> {
+        let messages = self.pending.remove(&unit.id).unwrap_or_default();
         let failures = self.producer.send_all(
             &self.topic,
-            unit.docs
-                .iter()
-                .zip(&payloads)
-                .map(|(d, p)| (d.id.as_str(), p.as_str())),
+            messages.iter().map(|(k, p)| (k.as_str(), p.as_str())),
         );
         if let Some(first) = failures.first() {
             return Err(SinkError::Kafka {
@@ -80,11 +89,15 @@ impl Sink for KafkaSink {
                 message: format!(
                     "{} of {} messages not delivered (first: {first})",
                     failures.len(),
-                    unit.docs.len()
+                    messages.len()
                 ),
             });
         }
         Ok(vec![format!("kafka:{}", self.topic)])
+    }
+
+    fn abandon(&mut self, unit: u64) {
+        self.pending.remove(&unit);
     }
 
     fn describe(&self) -> String {

@@ -4,6 +4,8 @@
 //! be used, with the reason). Names are deterministic and files are renamed into place after
 //! a sync (hidden temporary names, [`crate::fsutil`]), so a re-run overwrites instead of duplicating and readers never see partial files.
 
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,10 +15,12 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::KeyValue;
 
 use super::{Sink, SinkError};
-use crate::corpus::table::write_table;
-use crate::document::{DocResult, OUTPUT_SCHEMA_VERSION, Stamp, UnitOutput};
+use crate::corpus::table::writer_properties;
+use crate::document::{DocResult, OUTPUT_SCHEMA_VERSION, Stamp, Unit, UnitPart};
 
 fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
@@ -146,10 +150,10 @@ fn ints(values: impl Iterator<Item = u32>) -> ArrayRef {
     Arc::new(Int32Array::from_iter_values(values.map(|v| v as i32)))
 }
 
-/// The three tables of a unit as record batches; the documents table holds the section texts
-/// when `document_text` is set (else nulls).
+/// The three tables of a part of a unit as record batches; the documents table holds the
+/// section texts when `document_text` is set (else nulls).
 pub fn unit_batches(
-    unit: &UnitOutput,
+    unit: &UnitPart,
     stamp: &Stamp,
     document_text: bool,
 ) -> Result<[RecordBatch; 3], ArrowError> {
@@ -258,14 +262,33 @@ pub fn unit_batches(
     Ok([entities, documents, rejects])
 }
 
+/// A buffered row group is written out once it holds this many bytes, so that a unit's
+/// memory stays bounded whatever its size.
+const ROW_GROUP_BYTES: usize = 64 << 20;
+
+/// One table of a unit being written: a hidden temporary file, renamed into place when the
+/// unit is finished.
+struct TableFile {
+    temp: PathBuf,
+    schema: SchemaRef,
+    writer: ArrowWriter<File>,
+}
+
 /// The Parquet sink.
 pub struct ParquetSink {
     dir: PathBuf,
     document_text: bool,
+    /// Units written in part, by unit id: their tables in the order of [`TABLES`].
+    open: HashMap<u64, [Option<TableFile>; 3]>,
 }
 
 /// Tables of the Parquet sink, in the order of [`unit_batches`].
 pub const TABLES: [&str; 3] = ["entities", "documents", "rejects"];
+
+/// The schemas of [`TABLES`] (the documents table without passed-through columns).
+fn base_schemas() -> [SchemaRef; 3] {
+    [entities_schema(), documents_schema(), rejects_schema()]
+}
 
 impl ParquetSink {
     /// A sink writing under `dir` (created when missing).
@@ -293,6 +316,7 @@ impl ParquetSink {
         Ok(Self {
             dir: dir.to_path_buf(),
             document_text: true,
+            open: HashMap::new(),
         })
     }
 
@@ -306,37 +330,151 @@ impl ParquetSink {
     pub fn path(&self, table: &str, name: &str) -> PathBuf {
         self.dir.join(table).join(format!("{name}.parquet"))
     }
-}
 
-impl Sink for ParquetSink {
-    fn write(&mut self, unit: &UnitOutput, stamp: &Stamp) -> Result<Vec<String>, SinkError> {
-        let batches =
-            unit_batches(unit, stamp, self.document_text).map_err(|e| SinkError::Parquet {
-                path: self.dir.display().to_string(),
-                message: e.to_string(),
-            })?;
-        let mut meta: Vec<(&str, String)> = vec![
+    /// A new temporary file for table `k` of unit `unit`, with the run's footer metadata.
+    fn create(
+        &self,
+        k: usize,
+        unit: u64,
+        schema: SchemaRef,
+        stamp: &Stamp,
+    ) -> Result<TableFile, SinkError> {
+        let temp = crate::fsutil::temp_path(&self.path(TABLES[k], &format!("unit-{unit}")));
+        let err = |message: String| SinkError::Parquet {
+            path: temp.display().to_string(),
+            message,
+        };
+        let meta: Vec<(&str, String)> = vec![
             ("model_id", stamp.model_id.clone()),
             ("run_id", stamp.run_id.clone()),
             ("code_version", env!("CARGO_PKG_VERSION").to_owned()),
+            ("table", TABLES[k].to_owned()),
         ];
-        for (k, v) in &unit.source_meta {
-            meta.push((k.as_str(), v.clone()));
+        let file = File::create(&temp).map_err(|e| err(e.to_string()))?;
+        let props = writer_properties(OUTPUT_SCHEMA_VERSION, &meta);
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            err(e.to_string())
+        })?;
+        Ok(TableFile {
+            temp,
+            schema,
+            writer,
+        })
+    }
+
+    fn write_part(&mut self, unit: u64, part: &UnitPart, stamp: &Stamp) -> Result<(), SinkError> {
+        let batches =
+            unit_batches(part, stamp, self.document_text).map_err(|e| SinkError::Parquet {
+                path: self.dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+        let mut tables = self.open.remove(&unit).unwrap_or_default();
+        let result = (|| {
+            for (k, batch) in batches.iter().enumerate() {
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                let table = match &mut tables[k] {
+                    Some(t) => t,
+                    empty => empty.insert(self.create(k, unit, batch.schema(), stamp)?),
+                };
+                let err = |message: String| SinkError::Parquet {
+                    path: table.temp.display().to_string(),
+                    message,
+                };
+                if table.schema != batch.schema() {
+                    return Err(err(format!(
+                        "the columns of this part ({}) differ from the first part's ({}): \
+                         passed-through columns must be the same for all rows of an input",
+                        batch.schema(),
+                        table.schema
+                    )));
+                }
+                table.writer.write(batch).map_err(|e| err(e.to_string()))?;
+                if table.writer.in_progress_size() >= ROW_GROUP_BYTES {
+                    table.writer.flush().map_err(|e| err(e.to_string()))?;
+                }
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.open.insert(unit, tables);
+                Ok(())
+            }
+            Err(e) => {
+                remove_temps(tables.into_iter().flatten());
+                Err(e)
+            }
         }
+    }
+}
+
+/// Removes the temporary files of an unfinished unit.
+fn remove_temps(tables: impl IntoIterator<Item = TableFile>) {
+    for t in tables {
+        drop(t.writer);
+        let _ = std::fs::remove_file(&t.temp);
+    }
+}
+
+impl Sink for ParquetSink {
+    fn write(&mut self, unit: u64, part: &UnitPart, stamp: &Stamp) -> Result<(), SinkError> {
+        self.write_part(unit, part, stamp)
+    }
+
+    fn finish(&mut self, unit: &Unit, stamp: &Stamp) -> Result<Vec<String>, SinkError> {
+        let mut tables = self.open.remove(&unit.id).unwrap_or_default();
+        for (k, schema) in base_schemas().into_iter().enumerate() {
+            if tables[k].is_none() {
+                match self.create(k, unit.id, schema, stamp) {
+                    Ok(t) => tables[k] = Some(t),
+                    Err(e) => {
+                        remove_temps(tables.into_iter().flatten());
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let mut pending: VecDeque<(usize, TableFile)> =
+            tables.into_iter().flatten().enumerate().collect();
         let mut written = Vec::new();
-        for (table, batch) in TABLES.iter().zip(&batches) {
-            let path = self.path(table, &unit.name);
-            let mut m = meta.clone();
-            m.push(("table", (*table).to_owned()));
-            write_table(&path, batch, OUTPUT_SCHEMA_VERSION, &m).map_err(|e| {
-                SinkError::Parquet {
+        while let Some((
+            k,
+            TableFile {
+                temp, mut writer, ..
+            },
+        )) = pending.pop_front()
+        {
+            for (key, value) in &unit.source_meta {
+                writer.append_key_value_metadata(KeyValue::new(
+                    format!("bioner.{key}"),
+                    value.clone(),
+                ));
+            }
+            let path = self.path(TABLES[k], &unit.name);
+            let published = writer
+                .into_inner()
+                .map_err(std::io::Error::other)
+                .and_then(|file| crate::fsutil::publish(file, &temp, &path));
+            if let Err(e) = published {
+                let _ = std::fs::remove_file(&temp);
+                remove_temps(pending.into_iter().map(|(_, t)| t));
+                return Err(SinkError::Parquet {
                     path: path.display().to_string(),
                     message: e.to_string(),
-                }
-            })?;
+                });
+            }
             written.push(path.display().to_string());
         }
         Ok(written)
+    }
+
+    fn abandon(&mut self, unit: u64) {
+        if let Some(tables) = self.open.remove(&unit) {
+            remove_temps(tables.into_iter().flatten());
+        }
     }
 
     fn describe(&self) -> String {
@@ -344,5 +482,14 @@ impl Sink for ParquetSink {
             "{}/{{entities,documents,rejects}}/*.parquet",
             self.dir.display()
         )
+    }
+}
+
+/// Units cut short (a stop, an error elsewhere) leave no temporary file behind.
+impl Drop for ParquetSink {
+    fn drop(&mut self) {
+        for (_, tables) in self.open.drain() {
+            remove_temps(tables.into_iter().flatten());
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The file sources (PubMed XML, Parquet): input files named by paths, directories or globs,
 //! one unit each, committed to the manifest of finished inputs.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -10,8 +11,42 @@ use super::manifest::{Finished, Manifest};
 use super::parquet::Columns;
 use super::{CommitReport, OpenError, SourceContext, SourceError, files, open_records};
 use crate::document::{
-    Chunk, Commit, FileStamp, RecordChunk, SourceRecord, Stamp, TextLimits, Unit, UnitOutput,
+    Chunk, Commit, FileStamp, RecordChunk, Reject, SourceRecord, Stamp, TextLimits, Unit, UnitTally,
 };
+
+/// The documents of one input file by id, with where each was first read: a second record
+/// with the same id in one file is a corrupt input (PubMed revises a record in a later file,
+/// never twice in one), so it is rejected and the first kept.
+#[derive(Default)]
+struct FirstSeen(HashMap<String, String>);
+
+impl FirstSeen {
+    fn check(&mut self, record: SourceRecord) -> SourceRecord {
+        let SourceRecord::Document {
+            document, origin, ..
+        } = &record
+        else {
+            return record;
+        };
+        match self.0.get(&document.id) {
+            Some(first) => SourceRecord::Reject(
+                Reject::new(
+                    origin.clone(),
+                    Some(document.id.clone()),
+                    format!(
+                        "duplicate id {}: this input has it already at {first}, which is kept",
+                        document.id
+                    ),
+                )
+                .with_excerpt(document.sections.first().map_or("", |s| s.text.as_str())),
+            ),
+            None => {
+                self.0.insert(document.id.clone(), origin.clone());
+                record
+            }
+        }
+    }
+}
 
 /// An input file to read, with its output name.
 struct FileInput {
@@ -100,9 +135,14 @@ impl super::Source for FileSource {
                 }
             };
             let mut buf: Vec<SourceRecord> = Vec::with_capacity(chunk);
+            let mut bytes = 0;
+            let mut seen = FirstSeen::default();
             for r in records {
+                let r = seen.check(r);
+                bytes += r.text_bytes();
                 buf.push(r);
-                if buf.len() == chunk {
+                if buf.len() == chunk || bytes >= super::CHUNK_TEXT_BYTES {
+                    bytes = 0;
                     if stop.load(Ordering::Relaxed) {
                         return Ok(());
                     }
@@ -128,7 +168,7 @@ impl super::Source for FileSource {
     fn commit(
         &self,
         unit: &Unit,
-        out: &UnitOutput,
+        out: &UnitTally,
         stamp: &Stamp,
     ) -> Result<CommitReport, SourceError> {
         let Commit::File(file) = &unit.commit else {
@@ -139,9 +179,9 @@ impl super::Source for FileSource {
             modified: file.modified,
             model_id: stamp.model_id.clone(),
             run_id: stamp.run_id.clone(),
-            output: out.name.clone(),
-            documents: out.docs.len(),
-            entities: out.docs.iter().map(|d| d.entities.len()).sum(),
+            output: unit.name.clone(),
+            documents: out.records,
+            entities: out.entity_total(),
             rejects: out.rejects.len(),
         };
         self.manifest
@@ -158,5 +198,44 @@ impl super::Source for FileSource {
     fn describe(&self) -> Option<String> {
         let m = self.manifest.lock().expect("manifest lock");
         Some(format!("manifest {}", m.path().display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::{Document, Metadata};
+
+    fn doc(id: &str, origin: &str) -> SourceRecord {
+        SourceRecord::Document {
+            document: Document::title_abstract(id.into(), format!("Title {origin}"), String::new()),
+            origin: origin.into(),
+            meta: Metadata::default(),
+        }
+    }
+
+    #[test]
+    fn a_second_record_with_the_same_id_is_rejected_and_the_first_kept() {
+        let mut seen = FirstSeen::default();
+        assert_eq!(seen.check(doc("1", "f record 1")), doc("1", "f record 1"));
+        assert_eq!(seen.check(doc("2", "f record 2")), doc("2", "f record 2"));
+        let deletion = SourceRecord::Deletion {
+            id: "1".into(),
+            origin: "f record 3".into(),
+        };
+        assert_eq!(seen.check(deletion.clone()), deletion);
+        match seen.check(doc("1", "f record 4")) {
+            SourceRecord::Reject(r) => {
+                assert_eq!(r.origin, "f record 4");
+                assert_eq!(r.id.as_deref(), Some("1"));
+                assert!(
+                    r.reason.contains("at f record 1, which is kept"),
+                    "{}",
+                    r.reason
+                );
+                assert_eq!(r.excerpt, "Title f record 4");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

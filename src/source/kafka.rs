@@ -30,7 +30,7 @@ use serde::Deserialize;
 use super::config::KafkaSourceConfig;
 use super::{CommitReport, Lag, SourceError, document};
 use crate::document::{
-    Chunk, Commit, Metadata, RecordChunk, Reject, SourceRecord, Stamp, TextLimits, Unit, UnitOutput,
+    Chunk, Commit, Metadata, RecordChunk, Reject, SourceRecord, Stamp, TextLimits, Unit, UnitTally,
 };
 use crate::kafka::{KafkaSettings, LogContext};
 
@@ -202,6 +202,8 @@ struct Open {
     next: i64,
     epoch: u64,
     buf: Vec<SourceRecord>,
+    /// Text bytes in `buf`.
+    bytes: usize,
 }
 
 impl KafkaSource {
@@ -534,14 +536,18 @@ impl super::Source for KafkaSource {
                             next: offset,
                             epoch,
                             buf: Vec::new(),
+                            bytes: 0,
                         }
                     });
                     let origin = format!("{}/{p}@{offset}", self.topic);
-                    o.buf.push(parse_message(m.payload(), origin, self.limits));
+                    let record = parse_message(m.payload(), origin, self.limits);
+                    o.bytes += record.text_bytes();
+                    o.buf.push(record);
                     o.next = offset + 1;
                     if o.next % self.unit_messages == 0 {
                         send(self.close(p, open.remove(&p).expect("present")))?;
-                    } else if o.buf.len() >= chunk {
+                    } else if o.buf.len() >= chunk || o.bytes >= super::CHUNK_TEXT_BYTES {
+                        o.bytes = 0;
                         let items = std::mem::take(&mut o.buf);
                         send(Chunk {
                             unit: o.id,
@@ -557,7 +563,7 @@ impl super::Source for KafkaSource {
     fn commit(
         &self,
         unit: &Unit,
-        _out: &UnitOutput,
+        _out: &UnitTally,
         _stamp: &Stamp,
     ) -> Result<CommitReport, SourceError> {
         let Commit::Kafka {

@@ -15,6 +15,11 @@ pub mod manifest;
 pub mod parquet;
 pub mod pubmed;
 
+/// A chunk of records is sent on once it holds this many bytes of text, even before
+/// `run.chunk_documents` records: long documents (full texts, 90 kB abstracts) then travel
+/// in small chunks and the memory of the stages stays bounded.
+pub const CHUNK_TEXT_BYTES: usize = 4 << 20;
+
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::SyncSender;
 
@@ -23,7 +28,7 @@ pub use file_source::FileSource;
 pub use kafka::KafkaSource;
 pub use manifest::{Finished, Manifest, ManifestError};
 
-use crate::document::{Document, RecordChunk, SourceRecord, Stamp, TextLimits, Unit, UnitOutput};
+use crate::document::{Document, RecordChunk, SourceRecord, Stamp, TextLimits, Unit, UnitTally};
 
 /// Where a run's documents come from, and where its progress is committed.
 ///
@@ -45,7 +50,7 @@ pub trait Source: Send + Sync {
     fn commit(
         &self,
         unit: &Unit,
-        out: &UnitOutput,
+        out: &UnitTally,
         stamp: &Stamp,
     ) -> Result<CommitReport, SourceError>;
 
