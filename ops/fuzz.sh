@@ -25,6 +25,9 @@ export PATH="$ROOT/.tools/bin:$PATH"
 command -v cargo-fuzz > /dev/null || cargo install --quiet --locked --root .tools cargo-fuzz@0.13.2
 # libtorch for the bioner library the targets link (as ops/setup.sh makes it).
 [ -e .venv/libtorch ] || { echo "run ops/setup.sh first (libtorch comes from .venv)" >&2; exit 1; }
+# The targets link libtorch through the library; bioner's build script gives its own binaries
+# an rpath, cargo-fuzz's binaries need the path.
+export LD_LIBRARY_PATH="$ROOT/.venv/libtorch/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 flags=(--sanitizer none --debug-assertions --release)
 if [ "${1:-}" = "--build" ]; then
@@ -42,10 +45,11 @@ mkdir -p "$corpus" "$artifacts"
 log="fuzz/logs/$target-$(date -u +%Y%m%dT%H%M%SZ).log"
 mkdir -p fuzz/logs
 started=$(date -u +%FT%TZ)
+marker="$(mktemp)"
 set +e
 (cd fuzz && cargo fuzz run "${flags[@]}" "$target" "../$corpus" "../fuzz/seeds/$target" -- \
   -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-  -max_len=65536 -artifact_prefix="../$artifacts/") > "$log" 2>&1
+  -max_len=65536) > "$log" 2>&1
 status=$?
 set -e
 
@@ -55,7 +59,8 @@ execs=$(grep -E '^stat::number_of_executed_units:' "$log" | awk '{print $2}' || 
 cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<< "$last")
 ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<< "$last")
 units=$(sed -nE 's/.* corp: ([0-9]+)\/.*/\1/p' <<< "$last")
-crashes=$(find "$artifacts" -type f | wc -l)
+crashes=$(find "$artifacts" -type f -newer "$marker" | wc -l)
+rm -f "$marker"
 printf '{"target": "%s", "started": "%s", "seconds": %s, "exit": %s, "executions": %s, "edges": %s, "features": %s, "corpus": %s, "artifacts": %s, "commit": "%s", "log": "%s"}\n' \
   "$target" "$started" "$seconds" "$status" "${execs:-null}" "${cov:-null}" "${ft:-null}" \
   "${units:-null}" "$crashes" "$(git rev-parse --short HEAD)" "$log" | tee -a fuzz/runs.jsonl

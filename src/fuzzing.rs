@@ -70,8 +70,8 @@ fn check_records(records: &[SourceRecord], what: &str) {
     }
 }
 
-/// What any corpus reader's result must satisfy: every mention lies in a section of its
-/// document, its character and byte offsets select the same text, and that text is the
+/// What any corpus reader's result must satisfy: document ids are unique, every mention lies
+/// in a section of its document, its character and byte offsets select the same text, and that text is the
 /// mention's.
 fn check_corpus(result: Result<Corpus, CorpusError>) {
     let Ok(corpus) = result else { return };
@@ -80,6 +80,11 @@ fn check_corpus(result: Result<Corpus, CorpusError>) {
         .iter()
         .map(|d| (d.id.as_str(), d))
         .collect();
+    assert_eq!(
+        docs.len(),
+        corpus.documents.len(),
+        "a document id occurs twice"
+    );
     for m in &corpus.mentions {
         let doc = docs
             .get(m.doc_id.as_str())

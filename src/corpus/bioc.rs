@@ -12,7 +12,7 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::error::{CorpusError, Location, read_utf8};
-use super::model::{CharIndex, Corpus, Problem};
+use super::model::{CharIndex, Corpus, Problem, SeenIds};
 use crate::document::{Document, Section};
 use crate::xml::{Lines, attr, push_text};
 
@@ -42,6 +42,7 @@ pub fn parse_bioc(source: &str, path: &Path) -> Result<Corpus, CorpusError> {
     let mut reader = Reader::from_str(source);
     let lines = Lines::new(source);
     let mut corpus = Corpus::default();
+    let mut seen = SeenIds::default();
     let mut stack: Vec<String> = Vec::new();
     let mut doc_id = String::new();
     let mut passages: Vec<Passage> = Vec::new();
@@ -62,6 +63,12 @@ pub fn parse_bioc(source: &str, path: &Path) -> Result<Corpus, CorpusError> {
         let event = reader
             .read_event()
             .map_err(|e| CorpusError::malformed(at(&doc_id), format!("XML: {e}")))?;
+        let outside = |record: &str, element: &str| {
+            CorpusError::malformed(
+                at(record),
+                format!("</{element}> closes an element that was never opened where it belongs"),
+            )
+        };
         match &event {
             Event::Start(e) | Event::Empty(e) => {
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
@@ -108,7 +115,7 @@ pub fn parse_bioc(source: &str, path: &Path) -> Result<Corpus, CorpusError> {
                 match (name.as_str(), parent) {
                     ("id", "document") => doc_id = text.trim().to_owned(),
                     ("offset", "passage") => {
-                        let p = passage.as_mut().expect("inside passage");
+                        let p = passage.as_mut().ok_or_else(|| outside(&doc_id, "offset"))?;
                         p.offset = Some(text.trim().parse().map_err(|_| {
                             CorpusError::malformed(
                                 at(&doc_id),
@@ -116,33 +123,52 @@ pub fn parse_bioc(source: &str, path: &Path) -> Result<Corpus, CorpusError> {
                             )
                         })?);
                     }
-                    ("text", "passage") => passage.as_mut().expect("inside passage").text = text,
+                    ("text", "passage") => {
+                        passage
+                            .as_mut()
+                            .ok_or_else(|| outside(&doc_id, "text"))?
+                            .text = text
+                    }
                     ("text", "annotation") => {
-                        annotation.as_mut().expect("inside annotation").text = text
+                        annotation
+                            .as_mut()
+                            .ok_or_else(|| outside(&doc_id, "text"))?
+                            .text = text
                     }
                     ("infon", "passage") if infon_key.as_deref() == Some("type") => {
-                        passage.as_mut().expect("inside passage").kind = text
+                        passage
+                            .as_mut()
+                            .ok_or_else(|| outside(&doc_id, "infon"))?
+                            .kind = text
                     }
                     ("infon", "annotation") => {
                         let key = infon_key.take().unwrap_or_default();
                         annotation
                             .as_mut()
-                            .expect("inside annotation")
+                            .ok_or_else(|| outside(&doc_id, "infon"))?
                             .infons
                             .push((key, text));
                     }
                     ("annotation", "passage") => {
-                        let a = annotation.take().expect("annotation");
+                        let a = annotation
+                            .take()
+                            .ok_or_else(|| outside(&doc_id, "annotation"))?;
                         passage
                             .as_mut()
-                            .expect("inside passage")
+                            .ok_or_else(|| outside(&doc_id, "annotation"))?
                             .annotations
                             .push(a);
                     }
-                    ("passage", _) => passages.push(passage.take().expect("passage")),
-                    ("document", _) => {
-                        finish_document(path, &doc_id, std::mem::take(&mut passages), &mut corpus)?
+                    ("passage", _) => {
+                        passages.push(passage.take().ok_or_else(|| outside(&doc_id, "passage"))?)
                     }
+                    ("document", _) => finish_document(
+                        path,
+                        &doc_id,
+                        std::mem::take(&mut passages),
+                        &mut corpus,
+                        &mut seen,
+                    )?,
                     _ => {}
                 }
             }
@@ -167,12 +193,16 @@ fn finish_document(
     doc_id: &str,
     passages: Vec<Passage>,
     corpus: &mut Corpus,
+    seen: &mut SeenIds,
 ) -> Result<(), CorpusError> {
     if doc_id.is_empty() {
         return Err(CorpusError::malformed(
             Location::file(path),
             "<document> without <id>",
         ));
+    }
+    if !seen.first(doc_id, Location::file(path).record(doc_id), corpus) {
+        return Ok(());
     }
     let mut sections = Vec::with_capacity(passages.len());
     for (i, p) in passages.into_iter().enumerate() {

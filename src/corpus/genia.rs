@@ -15,7 +15,7 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::error::{CorpusError, Location, read_utf8};
-use super::model::{CharIndex, Corpus, Problem, token_document};
+use super::model::{CharIndex, Corpus, Problem, SeenIds, token_document};
 use crate::document::{Document, Section, Sentence};
 use crate::xml::{Lines, attr, push_text};
 
@@ -295,7 +295,12 @@ pub fn parse_genia_jsonl(text: &str, path: &Path) -> Result<Corpus, CorpusError>
             _ => groups.push((line.doc_id.clone(), vec![(i + 1, line)])),
         }
     }
+    let mut seen = SeenIds::default();
     for (doc_id, lines) in groups {
+        let at = Location::file(path).line(lines[0].0).record(&doc_id);
+        if !seen.first(&doc_id, at, &mut corpus) {
+            continue;
+        }
         let (document, sentences) = token_document(
             &doc_id,
             lines

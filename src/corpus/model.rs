@@ -97,6 +97,27 @@ pub fn token_document(
     (document, built)
 }
 
+/// The document ids a reader has taken: a later copy of one is reported as a problem and
+/// skipped with its mentions, so that ids stay unique within a file.
+#[derive(Default)]
+pub struct SeenIds(std::collections::HashSet<String>);
+
+impl SeenIds {
+    /// Whether `id` is new (it is remembered); a repeat is recorded in `corpus.problems`.
+    pub fn first(&mut self, id: &str, at: Location, corpus: &mut Corpus) -> bool {
+        if self.0.insert(id.to_owned()) {
+            return true;
+        }
+        corpus.problems.push(Problem {
+            at,
+            message: format!(
+                "document id {id} occurs again; this later copy and its mentions are skipped"
+            ),
+        });
+        false
+    }
+}
+
 /// Character ↔ byte offset conversion for one text, built once and reused for its mentions.
 pub struct CharIndex<'a> {
     text: &'a str,

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::error::{CorpusError, Location, read_utf8};
-use super::model::{CharIndex, Corpus, Problem};
+use super::model::{CharIndex, Corpus, Problem, SeenIds};
 use crate::document::Document;
 
 /// Reads one PubTator file.
@@ -18,13 +18,14 @@ pub fn read_pubtator(path: &Path) -> Result<Corpus, CorpusError> {
 /// Parses the text of a PubTator file; `path` names it in errors and problems.
 pub fn parse_pubtator(text: &str, path: &Path) -> Result<Corpus, CorpusError> {
     let mut corpus = Corpus::default();
+    let mut seen = SeenIds::default();
     let mut doc: Option<PendingDoc> = None;
     for (i, line) in text.lines().enumerate() {
         let lineno = i + 1;
         let at = || Location::file(path).line(lineno);
         if line.trim().is_empty() {
             if let Some(d) = doc.take() {
-                d.finish(path, &mut corpus)?;
+                d.finish(path, &mut corpus, &mut seen)?;
             }
             continue;
         }
@@ -98,7 +99,7 @@ pub fn parse_pubtator(text: &str, path: &Path) -> Result<Corpus, CorpusError> {
         }
     }
     if let Some(d) = doc.take() {
-        d.finish(path, &mut corpus)?;
+        d.finish(path, &mut corpus, &mut seen)?;
     }
     Ok(corpus)
 }
@@ -145,8 +146,16 @@ impl PendingDoc {
         }
     }
 
-    fn finish(self, path: &Path, corpus: &mut Corpus) -> Result<(), CorpusError> {
+    fn finish(
+        self,
+        path: &Path,
+        corpus: &mut Corpus,
+        seen: &mut SeenIds,
+    ) -> Result<(), CorpusError> {
         let at = |line: usize| Location::file(path).line(line).record(&self.pmid);
+        if !seen.first(&self.pmid, at(self.first_line), corpus) {
+            return Ok(());
+        }
         let (Some(title), Some(abstract_)) = (self.title, self.abstract_) else {
             return Err(CorpusError::malformed(
                 at(self.first_line),

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int32Type, Int64Type, UInt32Type, UInt64Type};
+use arrow::error::ArrowError;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::file::reader::ChunkReader;
@@ -28,6 +29,18 @@ pub struct Columns {
 pub enum ParquetSourceError {
     #[error("{path}: {message}")]
     Unreadable { path: String, message: String },
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .map_or_else(
+            || "the Parquet reader failed".into(),
+            |m| format!("corrupt file ({m})"),
+        )
 }
 
 /// Rows of one Parquet file as source records.
@@ -69,8 +82,11 @@ impl ParquetDocuments {
             path: label.clone(),
             message,
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(input)
-            .map_err(|e| bad(format!("not a Parquet file: {e}")))?;
+        let builder = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ParquetRecordBatchReaderBuilder::try_new(input)
+        }))
+        .map_err(|panic| bad(format!("not a Parquet file: {}", panic_message(panic))))?
+        .map_err(|e| bad(format!("not a Parquet file: {e}")))?;
         let schema = builder.schema().clone();
         let mut indices = Vec::new();
         let column_names = || {
@@ -116,10 +132,9 @@ impl ParquetDocuments {
             }
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(1024)
-            .build()
+        let reader = builder.with_projection(mask).with_batch_size(1024);
+        let reader = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.build()))
+            .map_err(|panic| bad(panic_message(panic)))?
             .map_err(|e| bad(e.to_string()))?;
         Ok(Self {
             label,
@@ -244,7 +259,14 @@ impl Iterator for ParquetDocuments {
                     });
                 }
             }
-            match self.reader.next() {
+            // The parquet crate panics on some corrupt files instead of returning an error:
+            // the panic is caught and reported like an error, so a bad file never ends a run.
+            let next =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.reader.next()))
+                    .unwrap_or_else(|panic| {
+                        Some(Err(ArrowError::ExternalError(panic_message(panic).into())))
+                    });
+            match next {
                 None => return None,
                 Some(Ok(b)) => {
                     self.batch = Some(b);

@@ -20,6 +20,8 @@ const BLOCK_SIZE: usize = 1 << 20;
 /// most a few MB, with huge author or reference lists), so that memory stays bounded.
 const MAX_RECORD_BYTES: usize = 32 << 20;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// How much of the start of an input tells whether it is XML.
+const START_BYTES: usize = 800;
 /// Closing tags of the set elements (after the `<`); an input without one is truncated.
 const SET_ENDS: [&[u8]; 3] = [
     b"/PubmedArticleSet",
@@ -115,10 +117,11 @@ impl PubmedReader {
         if head.is_empty() {
             return Err(PubmedError::Empty { file: file_name });
         }
-        if !looks_like_xml(head) {
+        let start = &head[..head.len().min(START_BYTES)];
+        if !looks_like_xml(start) {
             return Err(PubmedError::NotXml {
                 file: file_name,
-                start: excerpt(head, 40),
+                start: excerpt(start, 40),
             });
         }
         let label = path
@@ -325,6 +328,10 @@ impl PubmedReader {
 
     /// Turns the record at `start..end` of the buffer into source records.
     fn emit(&mut self, kind: Kind, start: usize, end: usize) {
+        if end - start > self.max_record_bytes {
+            self.reject_overlong(kind, start);
+            return;
+        }
         self.records += 1;
         let origin = format!("{} record {}", self.label, self.records);
         let offset = self.dropped + start as u64;
@@ -340,39 +347,47 @@ impl PubmedReader {
         self.state = State::Outside;
     }
 
+    /// Rejects the record starting at `start` as over the size limit and resynchronises on
+    /// the next record start after its own.
+    fn reject_overlong(&mut self, kind: Kind, start: usize) {
+        self.records += 1;
+        // Its first `max_record_bytes` only: how much more is buffered depends on the blocks.
+        let raw = &self.buf[start..start + self.max_record_bytes];
+        let reason = format!(
+            "record over {} bytes without its closing tag </{}>",
+            self.max_record_bytes,
+            String::from_utf8_lossy(kind.tag())
+        );
+        self.pending.push_back(SourceRecord::Reject(
+            Reject::new(
+                format!("{} record {}", self.label, self.records),
+                scan_pmid(raw),
+                reason,
+            )
+            .with_excerpt(&excerpt(raw, 800)),
+        ));
+        self.state = State::Outside;
+        self.pos = start + 1;
+    }
+
     /// Reads the next block, after dropping what is no longer needed; at the end of the
     /// input, queues the last rejects and marks the reader done.
     fn fill(&mut self) {
+        // A record that has outgrown the limit is rejected before anything else happens (the
+        // end of the input included), however the bytes arrived.
+        if let State::Inside { kind, start, .. } = self.state
+            && self.buf.len() - start > self.max_record_bytes
+        {
+            self.reject_overlong(kind, start);
+            return;
+        }
         if self.eof {
             self.finish();
             return;
         }
         let anchor = match self.state {
             State::Outside => self.pos,
-            State::Inside { kind, start, .. } => {
-                if self.buf.len() - start > self.max_record_bytes {
-                    self.records += 1;
-                    let raw = &self.buf[start..];
-                    let reason = format!(
-                        "record over {} bytes without its closing tag </{}>",
-                        self.max_record_bytes,
-                        String::from_utf8_lossy(kind.tag())
-                    );
-                    self.pending.push_back(SourceRecord::Reject(
-                        Reject::new(
-                            format!("{} record {}", self.label, self.records),
-                            scan_pmid(raw),
-                            reason,
-                        )
-                        .with_excerpt(&excerpt(raw, 800)),
-                    ));
-                    // Resynchronise on the next record start after this one's.
-                    self.state = State::Outside;
-                    self.pos = start + 1;
-                    return;
-                }
-                start
-            }
+            State::Inside { start, .. } => start,
         };
         self.buf.drain(..anchor);
         self.dropped += anchor as u64;
@@ -391,33 +406,40 @@ impl PubmedReader {
                 scan: scan - anchor,
             };
         }
-        let before = self.buf.len();
-        let read = (&mut self.input)
-            .take(self.block_size as u64)
-            .read_to_end(&mut self.buf);
-        match read {
-            Ok(0) => self.eof = true,
-            Ok(_) => {}
-            Err(source) => {
-                let offset = self.dropped + self.buf.len() as u64;
-                let err = PubmedError::Read {
-                    file: self.label.clone(),
-                    offset,
-                    source,
-                };
-                self.error = Some(Reject::new(self.label.clone(), None, err.to_string()));
-                self.eof = true;
+        loop {
+            let read = (&mut self.input)
+                .take(self.block_size as u64)
+                .read_to_end(&mut self.buf);
+            match read {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(source) => {
+                    let offset = self.dropped + self.buf.len() as u64;
+                    let err = PubmedError::Read {
+                        file: self.label.clone(),
+                        offset,
+                        source,
+                    };
+                    self.error = Some(Reject::new(self.label.clone(), None, err.to_string()));
+                    self.eof = true;
+                }
+            }
+            // The start is judged on its first START_BYTES (or all of a shorter input), so
+            // that the verdict and its message do not depend on the block size.
+            if self.checked_start || self.eof || self.buf.len() >= START_BYTES {
+                break;
             }
         }
-        if !self.checked_start && self.buf.len() > before {
+        if !self.checked_start && !self.buf.is_empty() {
             self.checked_start = true;
-            if !looks_like_xml(&self.buf) {
+            let start = &self.buf[..self.buf.len().min(START_BYTES)];
+            if !looks_like_xml(start) {
                 let err = PubmedError::NotXml {
                     file: self.label.clone(),
-                    start: excerpt(&self.buf, 40),
+                    start: excerpt(start, 40),
                 };
                 let reject = Reject::new(self.label.clone(), None, err.to_string())
-                    .with_excerpt(&excerpt(&self.buf, 800));
+                    .with_excerpt(&excerpt(start, START_BYTES));
                 self.pending.push_back(SourceRecord::Reject(reject));
                 self.done = true;
             }
