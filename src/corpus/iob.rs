@@ -129,9 +129,16 @@ impl<'p> Builder<'p> {
         }
     }
 
+    /// `<file stem>-<n>`, skipping ids the file has used, and remembered as used.
     fn next_anonymous_id(&mut self) -> String {
-        self.anonymous += 1;
-        format!("{}-{}", self.stem, self.anonymous)
+        loop {
+            self.anonymous += 1;
+            let id = format!("{}-{}", self.stem, self.anonymous);
+            if !self.seen.contains_key(&id) {
+                self.seen.insert(id.clone(), 1);
+                return id;
+            }
+        }
     }
 
     /// Opens a document. A repeated id (JNLPBA has three: one in training, two in test) gets
@@ -142,12 +149,22 @@ impl<'p> Builder<'p> {
         self.explicit_docs = true;
         self.doc_id = Some(match id {
             Some(id) => {
-                let n = self.seen.entry(id.clone()).or_default();
-                *n += 1;
-                if *n == 1 {
+                let n = {
+                    let n = self.seen.entry(id.clone()).or_default();
+                    *n += 1;
+                    *n
+                };
+                if n == 1 {
                     id
                 } else {
-                    let renamed = format!("{id}-{n}");
+                    // `-N` with the first N no id of the file has taken (a file may also hold
+                    // an id that looks like a renamed one).
+                    let mut k = n;
+                    while self.seen.contains_key(&format!("{id}-{k}")) {
+                        k += 1;
+                    }
+                    let renamed = format!("{id}-{k}");
+                    self.seen.insert(renamed.clone(), 1);
                     self.corpus.problems.push(Problem {
                         at: Location::file(self.path).line(lineno).record(&id),
                         message: format!(
