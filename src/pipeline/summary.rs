@@ -44,6 +44,28 @@ pub struct RunSummary {
     pub uncommitted: Vec<String>,
 }
 
+/// The kind of problem a reject reason names, without positions, ids and sizes, so that
+/// rejects of one kind count together: "malformed XML", "missing text", "duplicate id N",
+/// "text of N bytes is over the limit of N".
+fn reason_kind(reason: &str) -> String {
+    let kind = reason.split([':', '(', '"']).next().unwrap_or("");
+    let kind = kind.split(" at byte").next().unwrap_or("").trim();
+    let mut out = String::with_capacity(kind.len());
+    let mut in_number = false;
+    for c in kind.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('N');
+            }
+            in_number = true;
+        } else {
+            out.push(c);
+            in_number = false;
+        }
+    }
+    out
+}
+
 impl RunSummary {
     /// Counts a written and committed unit.
     pub fn add(&mut self, unit: &UnitTally) {
@@ -62,15 +84,7 @@ impl RunSummary {
 
     pub fn add_reject(&mut self, r: &Reject) {
         self.rejects += 1;
-        // The kind of problem, without positions and details: "malformed XML", "missing text".
-        let kind = r.reason.split([':', '(']).next().unwrap_or("");
-        let kind = kind
-            .split(" at byte")
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned();
-        *self.rejects_by_reason.entry(kind).or_default() += 1;
+        *self.rejects_by_reason.entry(reason_kind(&r.reason)).or_default() += 1;
         if self.reject_examples.len() < EXAMPLES {
             self.reject_examples.push(r.clone());
         }
@@ -173,5 +187,30 @@ impl fmt::Display for RunSummary {
             writeln!(f, "    {o}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason_kind;
+
+    #[test]
+    fn reasons_of_one_kind_count_together() {
+        assert_eq!(
+            reason_kind("text of 1048653 bytes is over the limit of 100000 (max_text_bytes)"),
+            "text of N bytes is over the limit of N"
+        );
+        assert_eq!(
+            reason_kind("duplicate id 80000015: this input has it already at f record 3"),
+            "duplicate id N"
+        );
+        assert_eq!(
+            reason_kind("malformed XML at byte 12 of the record (byte 99 of the file): x"),
+            "malformed XML"
+        );
+        assert_eq!(
+            reason_kind("missing or invalid PMID \"x12y\""),
+            "missing or invalid PMID"
+        );
     }
 }
