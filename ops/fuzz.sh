@@ -45,6 +45,7 @@ mkdir -p "$corpus" "$artifacts"
 log="fuzz/logs/$target-$(date -u +%Y%m%dT%H%M%SZ).log"
 mkdir -p fuzz/logs
 started=$(date -u +%FT%TZ)
+commit="$(git rev-parse --short HEAD)$([ -z "$(git status --porcelain -- src fuzz)" ] || echo '+changes')"
 marker="$(mktemp)"
 set +e
 (cd fuzz && cargo fuzz run "${flags[@]}" "$target" "../$corpus" "../fuzz/seeds/$target" -- \
@@ -63,7 +64,7 @@ crashes=$(find "$artifacts" -type f -newer "$marker" | wc -l)
 rm -f "$marker"
 printf '{"target": "%s", "started": "%s", "seconds": %s, "exit": %s, "executions": %s, "edges": %s, "features": %s, "corpus": %s, "artifacts": %s, "commit": "%s", "log": "%s"}\n' \
   "$target" "$started" "$seconds" "$status" "${execs:-null}" "${cov:-null}" "${ft:-null}" \
-  "${units:-null}" "$crashes" "$(git rev-parse --short HEAD)" "$log" | tee -a fuzz/runs.jsonl
+  "${units:-null}" "$crashes" "$commit" "$log" | tee -a fuzz/runs.jsonl
 if [ "$status" -ne 0 ]; then
   echo "== $target: libFuzzer exited $status; the input is in $artifacts/ (log $log)" >&2
   grep -m1 -A12 -E "panicked|ERROR: libFuzzer" "$log" >&2 || tail -20 "$log" >&2
