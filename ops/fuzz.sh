@@ -45,7 +45,7 @@ mkdir -p "$corpus" "$artifacts"
 log="fuzz/logs/$target-$(date -u +%Y%m%dT%H%M%SZ).log"
 mkdir -p fuzz/logs
 started=$(date -u +%FT%TZ)
-commit="$(git rev-parse --short HEAD)$([ -z "$(git status --porcelain -- src fuzz)" ] || echo '+changes')"
+commit="$(git rev-parse --short HEAD)$([ -z "$(git status --porcelain -- src fuzz/fuzz_targets fuzz/Cargo.toml fuzz/Cargo.lock)" ] || echo '+changes')"
 marker="$(mktemp)"
 set +e
 (cd fuzz && cargo fuzz run "${flags[@]}" "$target" "../$corpus" "../fuzz/seeds/$target" -- \
