@@ -84,7 +84,10 @@ impl RunSummary {
 
     pub fn add_reject(&mut self, r: &Reject) {
         self.rejects += 1;
-        *self.rejects_by_reason.entry(reason_kind(&r.reason)).or_default() += 1;
+        *self
+            .rejects_by_reason
+            .entry(reason_kind(&r.reason))
+            .or_default() += 1;
         if self.reject_examples.len() < EXAMPLES {
             self.reject_examples.push(r.clone());
         }
