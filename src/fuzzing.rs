@@ -16,7 +16,7 @@ pub type Target = fn(&[u8]);
 
 /// The fuzz targets by name (the `fuzz/fuzz_targets/<name>.rs` files and the seed and
 /// regression folders use the same names).
-pub const TARGETS: [(&str, Target); 13] = [
+pub const TARGETS: [(&str, Target); 14] = [
     ("pubmed_xml", pubmed_xml),
     ("kafka_document", kafka_document),
     ("parquet_source", parquet_source),
@@ -30,6 +30,7 @@ pub const TARGETS: [(&str, Target); 13] = [
     ("vocabulary", vocabulary),
     ("pipeline_toml", pipeline_toml),
     ("train_toml", train_toml),
+    ("link_index", link_index),
 ];
 
 /// Small enough that fuzzed inputs reach the over-long-text rejection.
@@ -285,5 +286,17 @@ pub fn train_toml(data: &[u8]) {
             Path::new("fuzz.toml"),
             &[],
         );
+    }
+}
+
+/// The link index cache file (`bioner::link::cache`): a corrupt file decodes to nothing
+/// (and is rebuilt), never a panic or a huge allocation; what decodes encodes again to an
+/// index with the same concepts.
+pub fn link_index(data: &[u8]) {
+    use crate::link::index::Index;
+    if let Some(index) = Index::decode(data) {
+        let again = Index::decode(&index.encode()).expect("a re-encoded index decodes");
+        assert_eq!(again.concepts, index.concepts);
+        assert_eq!(again.vocabularies, index.vocabularies);
     }
 }

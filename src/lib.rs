@@ -21,12 +21,16 @@
 //!   augmentations; [`train`]: training (resumable); [`eval`]: strict entity scoring;
 //!   [`export`]: a run's output tables as PubTator and BioC.
 //! - [`config`]: pipeline files with `--set` overrides; [`kafka`]: Kafka client settings;
-//!   [`fsutil`]: files written whole or not at all.
+//!   [`fsutil`]: files written whole or not at all; [`storage`]: where output files go, a
+//!   local directory or an S3-compatible bucket; [`alloc`]: handing freed memory back to the
+//!   system on long runs.
 //!
 //! Library errors are typed enums (thiserror) that name the file, record or setting they
 //! concern; `anyhow` is used only by the binary (`src/main.rs`, `src/commands/`).
 
+pub mod alloc;
 pub mod augment;
+mod binio;
 pub mod config;
 pub mod corpus;
 pub mod document;
@@ -43,6 +47,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod sink;
 pub mod source;
+pub mod storage;
 pub mod text;
 pub mod train;
 mod xml;

@@ -680,3 +680,489 @@ fn bad_messages_among_good_ones_are_rejected_and_the_rest_is_unchanged() {
         assert_eq!(got, want, "rejects starting with {start:?}: {reasons:?}");
     }
 }
+
+/// A tmpfs mounted at a directory for one test (unmounted on drop): a disk that fills up or
+/// turns read-only on demand. Mounting needs root (CAP_SYS_ADMIN), as on the CI machine.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+
+    fn remount(&self, options: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {options}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// `n` words of pseudo-random letters (seeded), so that Parquet cannot compress them away.
+fn noise(seed: u64, n: usize) -> String {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut words = Vec::with_capacity(n);
+    for _ in 0..n {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let len = 3 + (x >> 60) as usize % 7;
+        words.push(
+            (0..len)
+                .map(|k| (b'a' + ((x >> (8 + 5 * k)) % 26) as u8) as char)
+                .collect::<String>(),
+        );
+    }
+    words.join(" ")
+}
+
+/// Three PubMed XML inputs in `dir`: `a.xml` and `c.xml` small, `b.xml` with long abstracts
+/// (about 100 kB of tables).
+fn three_inputs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    write_xml(&dir.join("a.xml"), 0..3, None);
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<PubmedArticleSet>\n");
+    for i in 3..43 {
+        let (pmid, title, abs) = doc(i);
+        xml += &common::pubmed_article(&pmid, &title, &format!("{abs} {}", noise(i as u64, 450)));
+    }
+    xml += "</PubmedArticleSet>\n";
+    std::fs::write(dir.join("b.xml"), xml).unwrap();
+    write_xml(&dir.join("c.xml"), 43..46, None);
+}
+
+/// The Parquet sink's directory fills up mid-run: the run stops with the error, the
+/// manifest has only what was written whole, no temporary file is left. The directory turns
+/// read-only: the run stops at start-up. Then, with room again, a re-run does the rest and
+/// the tables equal an uninterrupted run's.
+#[test]
+fn a_full_or_read_only_output_directory_stops_the_run_and_a_rerun_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("in");
+    three_inputs(&inputs);
+    let source = format!(
+        "[source]\nkind = \"pubmed_xml\"\npaths = [\"{}/*.xml\"]\n",
+        inputs.display()
+    );
+    let extra = "[run]\nthreads = 2\n";
+    let ref_out = tmp.path().join("ref");
+    let p = with_float32(&pipeline(
+        &tmp.path().join("ref.toml"),
+        &source,
+        &ref_out,
+        extra,
+    ));
+    let reference = finish(spawn_run(&p), &p, Duration::from_secs(300));
+    assert_eq!(reference["documents"], 46, "{reference}");
+    let size = |name: &str| -> u64 {
+        table_files(name)
+            .iter()
+            .map(|t| std::fs::metadata(ref_out.join(t)).unwrap().len())
+            .sum()
+    };
+    eprintln!(
+        "table bytes: a {}, b {}, c {}",
+        size("a"),
+        size("b"),
+        size("c")
+    );
+    // a's tables and the manifest fit in 64 kB (in 4 kB pages), b's do not.
+    assert!(
+        size("b") > 80_000,
+        "b's tables are too small: {}",
+        size("b")
+    );
+
+    let out = tmp.path().join("out");
+    let Some(disk) = Tmpfs::mount(&out, "64k") else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let p = with_float32(&pipeline(
+        &tmp.path().join("run.toml"),
+        &source,
+        &out,
+        extra,
+    ));
+    let failed = common::bioner_run(&p, &[]);
+    assert!(
+        !failed.ok,
+        "a run into a full directory succeeded: {}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("No space left on device")
+            && failed.stderr.contains(&format!("{}/", out.display())),
+        "{}",
+        failed.stderr
+    );
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("_manifest.json")).unwrap())
+            .unwrap();
+    let finished: Vec<&String> = manifest["inputs"].as_object().unwrap().keys().collect();
+    assert_eq!(finished.len(), 1, "{manifest}");
+    assert!(finished[0].ends_with("/a.xml"), "{manifest}");
+    let seen = read_output(&out);
+    assert_eq!(
+        seen["files"],
+        serde_json::json!([
+            "documents/a.parquet",
+            "entities/a.parquet",
+            "rejects/a.parquet"
+        ]),
+        "only the finished input's tables are visible"
+    );
+    assert_eq!(temporaries(&out), Vec::<PathBuf>::new());
+
+    // Read-only: stopped before any input is read, with the directory named.
+    disk.remount("ro,size=16m");
+    let refused = common::bioner_run(&p, &[]);
+    assert!(!refused.ok);
+    assert!(
+        refused.stderr.contains("cannot write files there")
+            && refused.stderr.contains("Read-only file system")
+            && refused.stderr.contains(&out.display().to_string()),
+        "{}",
+        refused.stderr
+    );
+
+    // Room again: the re-run skips a, does b and c.
+    disk.remount("rw,size=16m");
+    let rerun = common::bioner_run(&p, &[]);
+    assert!(rerun.ok, "{}", rerun.stderr);
+    assert_eq!(rerun.summary["skipped_inputs"], 1, "{}", rerun.summary);
+    assert_eq!(rerun.summary["documents"], 43, "{}", rerun.summary);
+    let seen = read_output(&out);
+    let expected = read_output(&ref_out);
+    for key in ["files", "doc_ids", "entity_rows", "document_rows"] {
+        assert_eq!(
+            seen[key], expected[key],
+            "{key} differ from an uninterrupted run"
+        );
+    }
+    assert_eq!(temporaries(&out), Vec::<PathBuf>::new());
+}
+
+/// The three table files of unit `name`.
+fn table_files(name: &str) -> [String; 3] {
+    ["entities", "documents", "rejects"].map(|t| format!("{t}/{name}.parquet"))
+}
+
+/// The Kafka sink's broker stops answering for 60 s mid-run (SIGSTOP, as behind a network
+/// partition; a file source, so only the sink meets it): the run waits and ends normally;
+/// every document's message is on the topic, and repeats (a message sent again after its
+/// acknowledgement timed out) are copies of the same message: de-duplicated by key and run,
+/// one message per document. (Killing the only broker instead tests the broker's durability,
+/// not bioner's: tansu 0.6 on S3 storage, SIGKILLed, lost messages it had acknowledged.)
+#[test]
+fn the_kafka_sink_rides_out_its_broker_away_for_a_minute() {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    const FILES: usize = 8;
+    const PER_FILE: usize = 100;
+    let broker = common::Broker::start_private();
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    for f in 0..FILES {
+        write_xml(
+            &inputs.join(format!("part{f}.xml")),
+            f * PER_FILE..(f + 1) * PER_FILE,
+            None,
+        );
+    }
+    let output = common::unique("entities");
+    broker.create_topic(&output, 2);
+    let metrics = tmp.path().join("run.prom");
+    let p = pipeline(
+        &tmp.path().join("run.toml"),
+        &format!(
+            "[source]\nkind = \"pubmed_xml\"\npaths = [\"{}/*.xml\"]\n\
+             [kafka]\nbrokers = \"{}\"\n",
+            inputs.display(),
+            broker.addr
+        ),
+        &tmp.path().join("out"),
+        &format!(
+            "[sinks.kafka]\ntopic = \"{output}\"\n[run]\nthreads = 2\nchunk_documents = 50\n\
+             metrics = \"{}\"\n",
+            metrics.display()
+        ),
+    );
+    let mut child = spawn_run(&p);
+    wait_for("a first commit", Duration::from_secs(300), || {
+        units_committed(&metrics) >= 1
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before the broker went away"
+    );
+    broker.pause(Duration::from_secs(60));
+    let s = finish(child, &p, Duration::from_secs(600));
+    assert_eq!(s["documents"], FILES * PER_FILE, "{s}");
+    let waited = s["stage_seconds"]["sinks"].as_f64().unwrap();
+    assert!(waited > 45.0, "the sinks did not wait for the broker: {s}");
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .set("group.id", common::unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&output]).unwrap();
+    let ids: BTreeSet<String> = (0..FILES * PER_FILE).map(|i| doc(i).0).collect();
+    // (key, run id) -> the payloads seen.
+    let mut seen: std::collections::BTreeMap<(String, String), BTreeSet<String>> =
+        Default::default();
+    let mut messages = 0;
+    let mut quiet_since = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while Instant::now() < deadline
+        && (seen.len() < ids.len() || quiet_since.elapsed() < Duration::from_secs(5))
+    {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        quiet_since = Instant::now();
+        common::messages::assert_entities(m.payload().unwrap());
+        let payload = String::from_utf8(m.payload().unwrap().to_vec()).unwrap();
+        let v: Value = serde_json::from_str(&payload).unwrap();
+        let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+        seen.entry((key, v["run_id"].as_str().unwrap().to_owned()))
+            .or_default()
+            .insert(payload);
+        messages += 1;
+    }
+    eprintln!(
+        "{messages} messages for {} (document, run) pairs after a 60 s outage",
+        seen.len()
+    );
+    let keys: BTreeSet<String> = seen.keys().map(|(k, _)| k.clone()).collect();
+    assert_eq!(keys, ids, "messages lost");
+    assert_eq!(
+        seen.len(),
+        ids.len(),
+        "one run: one (key, run) per document"
+    );
+    for ((key, _), payloads) in &seen {
+        assert_eq!(payloads.len(), 1, "{key}: differing messages {payloads:?}");
+    }
+}
+
+/// Two Kafka workers of one group write their tables to one S3 bucket (moto) through a
+/// proxy that throttles (503 SlowDown) and then drops connections mid-run: both end
+/// normally, and DuckDB reading the bucket finds every document once and the entities of a
+/// single local worker, no more.
+#[test]
+fn a_worker_group_writes_one_bucket_through_throttling_and_dropped_connections() {
+    const N: usize = 600;
+    let broker = common::Broker::start();
+    let s3 = common::s3::S3::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let topic = publish(&broker, tmp.path(), 4, N, None);
+    let extra = |metrics: &Path, storage: &str| {
+        format!(
+            "[run]\nthreads = 1\nchunk_documents = 50\nmetrics = \"{}\"\n{storage}",
+            metrics.display()
+        )
+    };
+    let ref_out = tmp.path().join("ref");
+    let p = with_float32(&pipeline(
+        &tmp.path().join("ref.toml"),
+        &kafka_source(&topic, &common::unique("ref"), &broker.addr, 100, false),
+        &ref_out,
+        &extra(&tmp.path().join("ref.prom"), ""),
+    ));
+    finish(spawn_run(&p), &p, Duration::from_secs(600));
+
+    let group = common::unique("workers");
+    let bucket_dir = PathBuf::from(format!("s3://{}/group", s3.bucket));
+    let workers: Vec<(PathBuf, PathBuf)> = (0..2)
+        .map(|i| {
+            let metrics = tmp.path().join(format!("w{i}.prom"));
+            let spool = tmp.path().join(format!("spool{i}"));
+            let storage = s3.storage_toml(&spool, "max_retries = 30\nretry_timeout_s = 120\n");
+            let p = with_float32(&pipeline(
+                &tmp.path().join(format!("w{i}.toml")),
+                &kafka_source(&topic, &group, &broker.addr, 50, false),
+                &bucket_dir,
+                &extra(&metrics, &storage),
+            ));
+            (p, metrics)
+        })
+        .collect();
+    let children: Vec<Child> = workers.iter().map(|(p, _)| spawn_run(p)).collect();
+    wait_for("a first commit", Duration::from_secs(300), || {
+        workers.iter().any(|(_, m)| units_committed(m) >= 1)
+    });
+    s3.set(common::s3::Mode::Throttle);
+    std::thread::sleep(Duration::from_secs(2));
+    s3.set(common::s3::Mode::Drop);
+    std::thread::sleep(Duration::from_secs(2));
+    s3.set(common::s3::Mode::Pass);
+    let faults = s3.faults();
+    for (child, (p, _)) in children.into_iter().zip(&workers) {
+        let s = finish(child, p, Duration::from_secs(600));
+        eprintln!("{}: {} units", p.display(), s["units"]);
+    }
+    assert!(faults > 0, "no request met a fault");
+    eprintln!(
+        "{faults} requests throttled or dropped, {} passed",
+        s3.passed()
+    );
+
+    let tables = |t: &str| format!("'s3://{}/group/{t}/*.parquet'", s3.bucket);
+    let docs = s3.duckdb_json(&format!(
+        "SELECT count(*), count(DISTINCT doc_id) FROM {}",
+        tables("documents")
+    ));
+    assert_eq!(
+        docs,
+        serde_json::json!([[N, N]]),
+        "documents lost or duplicated"
+    );
+    let entities = s3.duckdb_json(&format!(
+        "SELECT DISTINCT doc_id, section, char_start, char_end, entity_type FROM {} ORDER BY ALL",
+        tables("entities")
+    ));
+    let rows = s3.duckdb_json(&format!("SELECT count(*) FROM {}", tables("entities")));
+    assert_eq!(
+        rows[0][0].as_u64().unwrap() as usize,
+        entities.as_array().unwrap().len(),
+        "duplicate entity rows"
+    );
+    assert_eq!(
+        entities,
+        read_output(&ref_out)["entities"],
+        "entities differ from a single local worker's"
+    );
+    for i in 0..2 {
+        assert_eq!(
+            temporaries(&tmp.path().join(format!("spool{i}"))),
+            Vec::<PathBuf>::new()
+        );
+    }
+}
+
+/// File inputs into a bucket, with the manifest there too: an endpoint that cannot be
+/// reached stops the run at start-up; one that goes down mid-run for longer than the retries
+/// last stops it with the error and without committing the unit it could not write; the
+/// re-run skips what the manifest in the bucket has and completes, nothing lost or doubled.
+#[test]
+fn an_s3_endpoint_down_past_its_retries_stops_the_run_and_a_rerun_completes() {
+    const FILES: usize = 6;
+    const PER_FILE: usize = 100;
+    let s3 = common::s3::S3::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    for f in 0..FILES {
+        write_xml(
+            &inputs.join(format!("part{f}.xml")),
+            f * PER_FILE..(f + 1) * PER_FILE,
+            None,
+        );
+    }
+    let metrics = tmp.path().join("run.prom");
+    let storage = s3.storage_toml(
+        &tmp.path().join("spool"),
+        "max_retries = 2\nretry_timeout_s = 3\n",
+    );
+    let p = pipeline(
+        &tmp.path().join("run.toml"),
+        &format!(
+            "[source]\nkind = \"pubmed_xml\"\npaths = [\"{}/*.xml\"]\n",
+            inputs.display()
+        ),
+        &PathBuf::from(format!("s3://{}/files", s3.bucket)),
+        &format!(
+            "[run]\nthreads = 2\nchunk_documents = 50\nmetrics = \"{}\"\n{storage}",
+            metrics.display()
+        ),
+    );
+
+    s3.set(common::s3::Mode::Drop);
+    let refused = common::bioner_run(&p, &[]);
+    assert!(!refused.ok, "ran without its bucket");
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("s3://{}/files", s3.bucket)),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(s3.keys("files/"), Vec::<String>::new());
+
+    s3.set(common::s3::Mode::Pass);
+    let mut child = spawn_run(&p);
+    wait_for("a first commit", Duration::from_secs(300), || {
+        units_committed(&metrics) >= 1
+    });
+    s3.set(common::s3::Mode::Drop);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = log_of(&p);
+    assert!(
+        !status.success(),
+        "the run ended normally with its bucket gone: {log}"
+    );
+    assert!(log.contains(&format!("s3://{}/files/", s3.bucket)), "{log}");
+    s3.set(common::s3::Mode::Pass);
+    let read = s3.duckdb_json(&format!(
+        "SELECT content FROM read_text('s3://{}/files/_manifest.json')",
+        s3.bucket
+    ));
+    let manifest: Value = serde_json::from_str(read[0][0].as_str().unwrap()).unwrap();
+    let committed = manifest["inputs"].as_object().unwrap().len();
+    assert!((1..FILES).contains(&committed), "{manifest}");
+
+    let rerun = common::bioner_run(&p, &[]);
+    assert!(rerun.ok, "{}", rerun.stderr);
+    assert_eq!(
+        rerun.summary["skipped_inputs"], committed,
+        "{}",
+        rerun.summary
+    );
+    let docs = s3.duckdb_json(&format!(
+        "SELECT count(*), count(DISTINCT doc_id) FROM 's3://{}/files/documents/*.parquet'",
+        s3.bucket
+    ));
+    let n = FILES * PER_FILE;
+    assert_eq!(
+        docs,
+        serde_json::json!([[n, n]]),
+        "documents lost or duplicated"
+    );
+    let names: Vec<String> = s3
+        .keys("files/")
+        .into_iter()
+        .filter(|k| k.starts_with("files/documents/"))
+        .collect();
+    assert_eq!(names.len(), FILES, "{names:?}");
+    assert_eq!(
+        temporaries(&tmp.path().join("spool")),
+        Vec::<PathBuf>::new()
+    );
+}

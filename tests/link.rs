@@ -18,6 +18,7 @@ fn link_config(dir: &Path, medic: &Path) -> std::path::PathBuf {
             r#"
 [link]
 fuzzy_threshold = 0.5
+cache_dir = "{cache}"
 
 [[link.vocabularies]]
 name = "annotations"
@@ -42,6 +43,7 @@ types = ["Chemical"]
             train = f.join("train.PubTator.txt").display(),
             medic = medic.display(),
             mesh = f.join("mesh.tsv").display(),
+            cache = dir.join("cache").display(),
         ),
     )
     .unwrap();
@@ -134,6 +136,67 @@ fn each_way_of_linking_gives_the_expected_concept() {
     ]);
     assert!(!ok);
     assert!(out.contains("no vocabulary links type \"Gene\""), "{out}");
+}
+
+/// The files of the link index cache in `dir/cache`, with their sizes.
+fn cached(dir: &Path) -> Vec<(String, u64)> {
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(dir.join("cache"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, e.metadata().unwrap().len())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_index_is_cached_and_built_again_when_a_vocabulary_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let medic = tmp.path().join("medic.tsv");
+    std::fs::copy(project_root().join("tests/fixtures/link/medic.tsv"), &medic).unwrap();
+    let config = link_config(tmp.path(), &medic);
+    let names = [
+        "Renal failures",
+        "OAB",
+        "breast and ovarian cancer",
+        "delirum",
+        "plughitis",
+    ];
+    let context = "patients with overactive bladder (OAB) were seen";
+    let built = lookup(&config, "Disease", context, &names);
+    let files = cached(tmp.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(
+        files[0].0.starts_with("link-index-") && files[0].1 > 0,
+        "{files:?}"
+    );
+
+    // Loaded from the cache: the same answers, the file untouched.
+    assert_eq!(lookup(&config, "Disease", context, &names), built);
+    assert_eq!(cached(tmp.path()), files);
+
+    // A corrupt cache file is built again, not an error.
+    let path = tmp.path().join("cache").join(&files[0].0);
+    std::fs::write(&path, b"not an index").unwrap();
+    assert_eq!(lookup(&config, "Disease", context, &names), built);
+    assert_eq!(cached(tmp.path()), files, "the corrupt file is replaced");
+
+    // A changed vocabulary file gets an index of its own.
+    let mut text = std::fs::read_to_string(&medic).unwrap();
+    text.push_str("Plughitis\tMESH:D999999\t\t\t\t\t\t\t\n");
+    std::fs::write(&medic, text).unwrap();
+    let changed = lookup(&config, "Disease", context, &names);
+    assert_eq!(changed[4][1], "MESH:D999999", "{changed:?}");
+    assert_eq!(built[4][1], "NIL");
+    // (another name moves the trigram weights, so fuzzy scores may move a little)
+    let ids = |rows: &[Vec<String>]| rows.iter().map(|r| r[1].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&changed[..4]), ids(&built[..4]));
+    assert_eq!(cached(tmp.path()).len(), 2);
 }
 
 #[test]

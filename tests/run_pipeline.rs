@@ -248,7 +248,7 @@ fn pubmed_xml_to_entity_tables_with_rejects_deletions_manifest_and_force() {
 fn linked_entities_carry_concept_ids() {
     let f = common::project_root().join("tests/fixtures/link");
     let link = format!(
-        "[link]\nfuzzy_threshold = 0.5\n\
+        "[link]\nfuzzy_threshold = 0.5\ncache = false\n\
          [[link.vocabularies]]\nname = \"MEDIC\"\nversion = \"test\"\nformat = \"ctd\"\n\
          path = \"{}\"\ntypes = [\"Disease\"]\n\
          [[link.vocabularies]]\nname = \"MeSH\"\nversion = \"test\"\nformat = \"mesh\"\n\

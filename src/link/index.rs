@@ -7,6 +7,7 @@ use super::error::LinkError;
 use super::ngram::NgramIndex;
 use super::normalize::{LEVELS, keys};
 use super::vocab::{VocabFile, VocabFormat, VocabularyConfig};
+use crate::binio::{Reader, put_str, put_strings, put_u32, put_u64};
 
 /// A concept the index can link to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +225,123 @@ impl Index {
     /// Names indexed for the fuzzy fallback, per type.
     pub fn fuzzy_sizes(&self) -> impl Iterator<Item = (&str, usize)> {
         self.fuzzy.iter().map(|(t, i)| (t.as_str(), i.len()))
+    }
+}
+
+fn put_map(buf: &mut Vec<u8>, map: &HashMap<String, u32>) {
+    put_u32(buf, map.len() as u32);
+    for (k, &v) in map {
+        put_str(buf, k);
+        put_u32(buf, v);
+    }
+}
+
+fn read_map(r: &mut Reader<'_>) -> Option<HashMap<String, u32>> {
+    let n = r.count(8)?;
+    let mut map = HashMap::with_capacity(n);
+    for _ in 0..n {
+        map.insert(r.string()?, r.u32()?);
+    }
+    Some(map)
+}
+
+impl Index {
+    /// The index as bytes (the link index cache, [`super::cache`]).
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        put_u32(&mut buf, self.concepts.len() as u32);
+        for c in &self.concepts {
+            put_str(&mut buf, &c.id);
+            put_str(&mut buf, &c.name);
+            put_u32(&mut buf, c.vocabulary as u32);
+        }
+        put_strings(&mut buf, &self.vocabularies);
+        put_u32(&mut buf, self.reports.len() as u32);
+        for r in &self.reports {
+            put_str(&mut buf, &r.label);
+            put_str(&mut buf, &r.path);
+            for n in [r.lines, r.names, r.concepts, r.bad_lines] {
+                put_u64(&mut buf, n as u64);
+            }
+            put_strings(&mut buf, &r.first_bad);
+        }
+        put_u32(&mut buf, self.dictionaries.len() as u32);
+        for (t, dicts) in &self.dictionaries {
+            put_str(&mut buf, t);
+            put_u32(&mut buf, dicts.len() as u32);
+            for d in dicts {
+                put_u32(&mut buf, d.len() as u32);
+                for level in d {
+                    put_map(&mut buf, level);
+                }
+            }
+        }
+        put_u32(&mut buf, self.fuzzy.len() as u32);
+        for (t, f) in &self.fuzzy {
+            put_str(&mut buf, t);
+            f.encode(&mut buf);
+        }
+        put_map(&mut buf, &self.alt);
+        put_map(&mut buf, &self.by_id);
+        buf
+    }
+
+    /// Reads what [`Index::encode`] wrote; `None` if it is truncated or malformed.
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Index> {
+        let mut r = Reader::new(bytes);
+        let concepts = (0..r.count(12)?)
+            .map(|_| {
+                Some(Concept {
+                    id: r.string()?,
+                    name: r.string()?,
+                    vocabulary: r.u32()? as usize,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let vocabularies = r.strings()?;
+        let reports = (0..r.count(40)?)
+            .map(|_| {
+                Some(VocabReport {
+                    label: r.string()?,
+                    path: r.string()?,
+                    lines: r.u64()? as usize,
+                    names: r.u64()? as usize,
+                    concepts: r.u64()? as usize,
+                    bad_lines: r.u64()? as usize,
+                    first_bad: r.strings()?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let mut dictionaries = BTreeMap::new();
+        for _ in 0..r.count(8)? {
+            let t = r.string()?;
+            let dicts = (0..r.count(4)?)
+                .map(|_| (0..r.count(4)?).map(|_| read_map(&mut r)).collect())
+                .collect::<Option<Vec<Dictionary>>>()?;
+            dictionaries.insert(t, dicts);
+        }
+        let mut fuzzy = BTreeMap::new();
+        for _ in 0..r.count(8)? {
+            let t = r.string()?;
+            fuzzy.insert(t, NgramIndex::decode(&mut r)?);
+        }
+        let alt = read_map(&mut r)?;
+        let by_id = read_map(&mut r)?;
+        let valid = r.at_end()
+            && concepts.iter().all(|c| c.vocabulary < vocabularies.len())
+            && by_id
+                .values()
+                .chain(alt.values())
+                .all(|&c| (c as usize) < concepts.len());
+        valid.then_some(Index {
+            concepts,
+            vocabularies,
+            reports,
+            dictionaries,
+            fuzzy,
+            alt,
+            by_id,
+        })
     }
 }
 

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod abbrev;
+pub mod cache;
 pub mod composite;
 mod error;
 pub mod index;
@@ -48,6 +49,17 @@ pub struct LinkConfig {
     /// (`nil_below_threshold`); 0 keeps every nearest name.
     #[serde(default = "default_threshold")]
     pub fuzzy_threshold: f32,
+    /// Keep the built index on disk and load it on later runs with the same vocabulary files
+    /// and settings (docs/LINKING.md); false builds it every time.
+    #[serde(default = "yes")]
+    pub cache: bool,
+    /// Where the index is cached (default: `$XDG_CACHE_HOME/bioner`, else `~/.cache/bioner`).
+    #[serde(default)]
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_threshold() -> f32 {
@@ -116,8 +128,29 @@ impl Linker {
                 config.fuzzy_threshold
             )));
         }
+        let index = match config.cache {
+            false => Index::build(&config.vocabularies)?,
+            true => {
+                let dir = config.cache_dir.clone().unwrap_or_else(cache::default_dir);
+                let path = cache::path(&dir, &config.vocabularies)?;
+                match cache::load(&path) {
+                    Some(index) => {
+                        tracing::info!("link index loaded from {}", path.display());
+                        index
+                    }
+                    None => {
+                        let index = Index::build(&config.vocabularies)?;
+                        match cache::store(&path, &index) {
+                            Ok(()) => tracing::info!("link index cached in {}", path.display()),
+                            Err(e) => tracing::warn!("{e}; the index is built again next time"),
+                        }
+                        index
+                    }
+                }
+            }
+        };
         Ok(Self {
-            index: Index::build(&config.vocabularies)?,
+            index,
             fuzzy_threshold: config.fuzzy_threshold,
         })
     }

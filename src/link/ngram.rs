@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::normalize::{american, stem, words};
+use crate::binio::{Reader, put_f32, put_str, put_u32};
 
 /// Trigram vectors of a set of names, with an inverted index for queries.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +28,61 @@ fn trigrams(name: &str) -> HashMap<String, f32> {
 }
 
 impl NgramIndex {
+    /// Appends the index to `buf` (the link index cache, [`super::cache`]).
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>) {
+        let mut grams: Vec<(&str, u32)> =
+            self.grams.iter().map(|(g, &i)| (g.as_str(), i)).collect();
+        grams.sort_by_key(|&(_, i)| i);
+        put_u32(buf, grams.len() as u32);
+        for (g, _) in grams {
+            put_str(buf, g);
+        }
+        put_u32(buf, self.idf.len() as u32);
+        for &x in &self.idf {
+            put_f32(buf, x);
+        }
+        put_u32(buf, self.postings.len() as u32);
+        for p in &self.postings {
+            put_u32(buf, p.len() as u32);
+            for &(name, w) in p {
+                put_u32(buf, name);
+                put_f32(buf, w);
+            }
+        }
+        put_u32(buf, self.concepts.len() as u32);
+        for &c in &self.concepts {
+            put_u32(buf, c);
+        }
+    }
+
+    /// Reads what [`NgramIndex::encode`] wrote; `None` if it is truncated or malformed.
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Option<Self> {
+        let n = r.count(4)?;
+        let mut grams = HashMap::with_capacity(n);
+        for i in 0..n {
+            grams.insert(r.string()?, i as u32);
+        }
+        let idf = (0..r.count(4)?)
+            .map(|_| r.f32())
+            .collect::<Option<Vec<_>>>()?;
+        let postings = (0..r.count(4)?)
+            .map(|_| {
+                (0..r.count(8)?)
+                    .map(|_| Some((r.u32()?, r.f32()?)))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let concepts = (0..r.count(4)?)
+            .map(|_| r.u32())
+            .collect::<Option<Vec<_>>>()?;
+        (idf.len() == grams.len() && postings.len() == grams.len()).then_some(NgramIndex {
+            grams,
+            idf,
+            postings,
+            concepts,
+        })
+    }
+
     /// Indexes `(name, concept)` pairs.
     pub fn build<'a>(names: impl IntoIterator<Item = (&'a str, u32)>) -> Self {
         let mut index = NgramIndex::default();

@@ -56,6 +56,33 @@ impl Grapher<'_> {
     }
 }
 
+/// The longest sentence, in tokens, that the parser and the model see. The parser's arc scores
+/// and the GCN's adjacency grow with the square of a sentence's length, so a "sentence" of
+/// thousands of tokens (a table, a list, text without punctuation, a splitter that found no
+/// break) would take gigabytes; longer ones are cut into pieces, preferably after a `;`, `,`
+/// or `:` in the second half of the piece. Sentences in biomedical abstracts rarely reach
+/// 100 tokens.
+pub const MAX_SENTENCE_TOKENS: usize = 256;
+
+/// `tokens` in pieces of at most [`MAX_SENTENCE_TOKENS`].
+fn cut_long(tokens: Vec<Token>) -> Vec<Vec<Token>> {
+    let max = MAX_SENTENCE_TOKENS;
+    let mut pieces = Vec::new();
+    let mut rest = tokens;
+    while rest.len() > max {
+        let cut = rest[..max]
+            .iter()
+            .rposition(|t| matches!(t.text.as_str(), ";" | "," | ":"))
+            .filter(|&p| p + 1 >= max / 2)
+            .map_or(max, |p| p + 1);
+        let tail = rest.split_off(cut);
+        pieces.push(rest);
+        rest = tail;
+    }
+    pieces.push(rest);
+    pieces
+}
+
 /// Splits, tokenizes and parses every section of `documents`.
 pub fn annotate_documents(
     documents: &[Document],
@@ -87,16 +114,28 @@ pub fn annotate_documents(
                             char_end: (s.char_end + chars_before) as u32,
                         })
                         .collect::<Vec<_>>();
-                    out.push(Sentence {
-                        doc_id: doc.id.clone(),
-                        section: si as u32,
-                        index: out.len() as u32,
-                        char_start: chars_before as u32,
-                        char_end: (chars_before + sentence_text.chars().count()) as u32,
-                        tree: None,
-                        tokens,
-                        tags: None,
-                    });
+                    let sentence_chars = (
+                        chars_before as u32,
+                        (chars_before + sentence_text.chars().count()) as u32,
+                    );
+                    let pieces = cut_long(tokens);
+                    let whole = pieces.len() == 1;
+                    for tokens in pieces {
+                        let (char_start, char_end) = match whole {
+                            true => sentence_chars,
+                            false => (tokens[0].char_start, tokens[tokens.len() - 1].char_end),
+                        };
+                        out.push(Sentence {
+                            doc_id: doc.id.clone(),
+                            section: si as u32,
+                            index: out.len() as u32,
+                            char_start,
+                            char_end,
+                            tree: None,
+                            tokens,
+                            tags: None,
+                        });
+                    }
                 }
             }
             out
@@ -123,6 +162,63 @@ mod tests {
     use super::*;
     use crate::document::Section;
     use crate::text::{BioTokenizer, CharTokenizer, RuleSentenceSplitter};
+
+    #[test]
+    fn overlong_sentences_are_cut_into_pieces_with_their_offsets() {
+        // 400 words and 2 commas without a sentence end: pieces of 256 and 146 tokens (the
+        // comma within the first 256 tokens, after word 99, comes too early to cut at).
+        let words: Vec<String> = (0..400)
+            .map(|i| match i {
+                99 | 299 => format!("w{i},"),
+                _ => format!("w{i}"),
+            })
+            .collect();
+        let doc = Document {
+            id: "long".into(),
+            sections: vec![Section {
+                name: "abstract".into(),
+                text: words.join(" "),
+            }],
+        };
+        let s = annotate_documents(
+            std::slice::from_ref(&doc),
+            &RuleSentenceSplitter::default(),
+            &BioTokenizer,
+            &Grapher::Chain,
+        );
+        let sizes: Vec<usize> = s.iter().map(|x| x.tokens.len()).collect();
+        assert!(sizes.iter().all(|&n| n <= MAX_SENTENCE_TOKENS), "{sizes:?}");
+        assert_eq!(sizes.iter().sum::<usize>(), 402, "400 words and 2 commas");
+        assert_eq!(sizes.len(), 2, "{sizes:?}");
+        let text: Vec<char> = doc.sections[0].text.chars().collect();
+        for (k, piece) in s.iter().enumerate() {
+            assert_eq!(piece.index as usize, k);
+            assert_eq!(piece.char_start, piece.tokens[0].char_start);
+            assert_eq!(piece.char_end, piece.tokens.last().unwrap().char_end);
+            assert_eq!(piece.tree.as_ref().unwrap().heads.len(), piece.tokens.len());
+            for t in &piece.tokens {
+                let seen: String = text[t.char_start as usize..t.char_end as usize]
+                    .iter()
+                    .collect();
+                assert_eq!(seen, t.text);
+            }
+        }
+        // 600 tokens with commas at 200 and 500: cut after the first (in the second half of its
+        // piece), then at 256 (the next comma is beyond the piece).
+        let tokens: Vec<Token> = (0..600)
+            .map(|i| Token {
+                text: if i == 200 || i == 500 {
+                    ",".into()
+                } else {
+                    format!("t{i}")
+                },
+                char_start: i,
+                char_end: i + 1,
+            })
+            .collect();
+        let sizes: Vec<usize> = cut_long(tokens).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![201, 256, 143]);
+    }
 
     #[test]
     fn documents_become_sentences_with_section_offsets_and_chain_fallback() {

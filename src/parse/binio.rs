@@ -1,19 +1,7 @@
-//! Little-endian building blocks of the dependency model file: strings, string lists,
-//! perceptron weight tables, and a reader for them.
+//! The dependency model file's perceptron weight tables, on top of [`crate::binio`].
 
 use super::perceptron::Weights;
-
-pub(super) fn put_str(buf: &mut Vec<u8>, s: &str) {
-    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    buf.extend_from_slice(s.as_bytes());
-}
-
-pub(super) fn put_strings(buf: &mut Vec<u8>, v: &[String]) {
-    buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
-    for s in v {
-        put_str(buf, s);
-    }
-}
+use crate::binio::Reader;
 
 pub(super) fn put_weights(buf: &mut Vec<u8>, w: &Weights) {
     buf.extend_from_slice(&(w.classes as u32).to_le_bytes());
@@ -30,32 +18,13 @@ pub(super) fn put_weights(buf: &mut Vec<u8>, w: &Weights) {
     }
 }
 
-pub(super) struct Reader<'a> {
-    pub(super) b: &'a [u8],
-    pub(super) pos: usize,
+/// Reads the perceptron weight tables of the dependency model file.
+pub(super) trait ReadWeights {
+    fn weights(&mut self) -> Option<Weights>;
 }
 
-impl<'a> Reader<'a> {
-    pub(super) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(s)
-    }
-    pub(super) fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    pub(super) fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    pub(super) fn string(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
-    pub(super) fn strings(&mut self) -> Option<Vec<String>> {
-        let n = self.u32()? as usize;
-        (0..n).map(|_| self.string()).collect()
-    }
-    pub(super) fn weights(&mut self) -> Option<Weights> {
+impl ReadWeights for Reader<'_> {
+    fn weights(&mut self) -> Option<Weights> {
         let classes = self.u32()? as usize;
         let rows = self.u64()? as usize;
         let keys = self.take(rows.checked_mul(8)?)?;

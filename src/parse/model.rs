@@ -18,10 +18,11 @@ use rayon::prelude::*;
 
 use super::arcs::{Context, MOVES, label_features, parse_beam, train_sentence_beam};
 use super::biaffine::{BiaffineConfig, BiaffineParser, BiaffineTraining, TaggedWords};
-use super::binio::{Reader, put_str, put_strings, put_weights};
+use super::binio::{ReadWeights, put_weights};
 use super::conllu::TreeSentence;
 use super::perceptron::{FeatureMap, Trainer, Weights, argmax};
 use super::tagger::{Tagger, shuffle};
+use crate::binio::{Reader, put_str, put_strings};
 
 const MAGIC: &[u8; 8] = b"BNRDEP01";
 /// The first bytes of a zstd frame.

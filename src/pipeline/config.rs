@@ -19,6 +19,9 @@
 //! [kafka]                             # connection for a Kafka source or sink
 //! brokers = "127.0.0.1:9092"
 //! ```
+//!
+//! `sinks.parquet.dir` (and `run.manifest`) may be `s3://bucket/prefix`, reached as
+//! `[storage]` says (endpoint, region, credentials; else the `AWS_*` environment).
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +31,7 @@ use crate::kafka::KafkaSettings;
 use crate::link::LinkConfig;
 use crate::model::DeviceChoice;
 pub use crate::source::SourceConfig;
+pub use crate::storage::{Location, StorageConfig};
 use crate::text::Language;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +50,10 @@ pub struct RunConfig {
     /// Entity linking (concept ids for the spans); off when absent. docs/LINKING.md.
     #[serde(default)]
     pub link: Option<LinkConfig>,
+    /// How `s3://` locations are reached (endpoint, region, credentials, retries, spool
+    /// directory); the `AWS_*` environment fills in what is left out.
+    #[serde(default)]
+    pub storage: Option<StorageConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,7 +134,8 @@ pub struct SinksConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParquetSinkConfig {
-    pub dir: PathBuf,
+    /// A local directory (created when missing) or `s3://bucket/prefix` (see `[storage]`).
+    pub dir: Location,
     /// Write each document's title and abstract into the documents table (columns `title`
     /// and `abstract`; null when false). Turn off to keep the tables small when the text is
     /// stored elsewhere; `bioner export` needs the text.
@@ -150,13 +159,19 @@ pub struct RunSettings {
     /// Documents per chunk between stages (the unit of pipelining).
     #[serde(default = "default_chunk")]
     pub chunk_documents: usize,
+    /// A chunk is sent on once it holds this many bytes of text, even with fewer documents:
+    /// each stage holds a few chunks, so this bounds memory on long documents (1 MiB: about
+    /// 11 documents of 90 kB, or all 256 of ordinary abstracts).
+    #[serde(default = "default_chunk_bytes")]
+    pub chunk_text_bytes: usize,
     /// Show a progress bar (when stderr is a terminal).
     #[serde(default = "yes")]
     pub progress: bool,
-    /// Manifest of finished input files (default: `_manifest.json` in the Parquet sink's
-    /// directory; needed for file sources without a Parquet sink).
+    /// Manifest of finished input files, a local path or `s3://bucket/key` (default:
+    /// `_manifest.json` in the Parquet sink's directory; needed for file sources without a
+    /// Parquet sink).
     #[serde(default)]
-    pub manifest: Option<PathBuf>,
+    pub manifest: Option<Location>,
     /// Metrics file in Prometheus' text format (documents, entities, rejects, commits,
     /// Kafka lag), rewritten every 10 s and at the end (docs/OPERATIONS.md). None: no file.
     #[serde(default)]
@@ -165,6 +180,9 @@ pub struct RunSettings {
 
 fn default_chunk() -> usize {
     256
+}
+fn default_chunk_bytes() -> usize {
+    1 << 20
 }
 fn yes() -> bool {
     true
@@ -237,8 +255,8 @@ impl RunConfig {
         if self.model.token_budget == 0 || self.model.max_batch_sentences == 0 {
             return Err("model.token_budget and model.max_batch_sentences must be positive".into());
         }
-        if self.run.chunk_documents == 0 {
-            return Err("run.chunk_documents must be positive".into());
+        if self.run.chunk_documents == 0 || self.run.chunk_text_bytes == 0 {
+            return Err("run.chunk_documents and run.chunk_text_bytes must be positive".into());
         }
         Ok(())
     }
@@ -267,6 +285,23 @@ mod tests {
         assert!(e.contains("unknown field `path`"), "{e}");
         let e = parse(&format!("{BASE}[run]\nthreds = 2\n")).unwrap_err();
         assert!(e.contains("unknown field `threds`"), "{e}");
+    }
+
+    #[test]
+    fn sink_locations_and_storage() {
+        let c = parse(&BASE.replace("\"out\"", "\"s3://bucket/run/1\"")).unwrap();
+        let dir = &c.sinks.parquet.as_ref().unwrap().dir;
+        assert_eq!(dir.to_string(), "s3://bucket/run/1");
+        let e = parse(&BASE.replace("\"out\"", "\"gs://bucket/x\"")).unwrap_err();
+        assert!(e.contains("gs:// is not supported"), "{e}");
+        let c = parse(&format!(
+            "{BASE}[storage]\nendpoint = \"http://127.0.0.1:9000\"\nmax_retries = 3\n"
+        ))
+        .unwrap();
+        let st = c.storage.unwrap();
+        assert_eq!((st.max_retries, st.retry_timeout_s), (3, 180));
+        let e = parse(&format!("{BASE}[storage]\nendpiont = \"x\"\n")).unwrap_err();
+        assert!(e.contains("unknown field `endpiont`"), "{e}");
     }
 
     #[test]

@@ -158,7 +158,8 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
         &config.source,
         &SourceContext {
             kafka: config.kafka.as_ref(),
-            manifest: manifest_path(config).as_deref(),
+            manifest: manifest_location(config).as_ref(),
+            storage: config.storage.as_ref(),
             model_id: &stamp.model_id,
             force: options.force,
             limits,
@@ -201,8 +202,11 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
     let source: &dyn Source = source.as_ref();
     let outcome = std::thread::scope(|scope| {
         // `tx_records` moves into the reader, so the channel closes when the source is done.
-        let reader =
-            scope.spawn(move || source.read(config.run.chunk_documents, &tx_records, &stop));
+        let chunk = crate::source::ChunkLimits {
+            records: config.run.chunk_documents,
+            text_bytes: config.run.chunk_text_bytes,
+        };
+        let reader = scope.spawn(move || source.read(chunk, &tx_records, &stop));
         let annotator = scope.spawn(|| stage(rx_records, tx_text, |items| text.run(items)));
         let writer = scope.spawn(|| {
             let observers = Observers {
@@ -273,7 +277,7 @@ fn open_sinks(config: &RunConfig) -> Result<Vec<Box<dyn Sink>>, PipelineError> {
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(p) = &config.sinks.parquet {
         sinks.push(Box::new(
-            ParquetSink::new(&p.dir)?.with_document_text(p.document_text),
+            ParquetSink::new(&p.dir, config.storage.as_ref())?.with_document_text(p.document_text),
         ));
     }
     if let Some(k) = &config.sinks.kafka {
@@ -285,7 +289,7 @@ fn open_sinks(config: &RunConfig) -> Result<Vec<Box<dyn Sink>>, PipelineError> {
 
 /// The file sources' manifest: `run.manifest`, else `_manifest.json` in the Parquet sink's
 /// directory.
-fn manifest_path(config: &RunConfig) -> Option<std::path::PathBuf> {
+fn manifest_location(config: &RunConfig) -> Option<crate::storage::Location> {
     config.run.manifest.clone().or_else(|| {
         config
             .sinks
@@ -307,6 +311,7 @@ fn stage<T, U>(
     for c in rx {
         let t = Instant::now();
         let items = f(c.items);
+        crate::alloc::release();
         busy += t.elapsed().as_secs_f64();
         let next = Chunk {
             unit: c.unit,

@@ -29,4 +29,6 @@ pub enum SinkError {
     Parquet { path: String, message: String },
     #[error("Kafka topic {topic}: {message}")]
     Kafka { topic: String, message: String },
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
 }

@@ -1,12 +1,14 @@
 //! Entity tables in Parquet (`schemas/entities.md`): for each unit `NAME`,
 //! `DIR/entities/NAME.parquet` (one row per span and type), `DIR/documents/NAME.parquet`
 //! (one row per document or deletion) and `DIR/rejects/NAME.parquet` (records that could not
-//! be used, with the reason). Names are deterministic and files are renamed into place after
-//! a sync (hidden temporary names, [`crate::fsutil`]), so a re-run overwrites instead of duplicating and readers never see partial files.
+//! be used, with the reason). `DIR` is a local directory or `s3://bucket/prefix`
+//! ([`crate::storage`]). Names are deterministic and a file appears whole (renamed into place
+//! after a sync, or uploaded in one PUT), so a re-run overwrites instead of duplicating and
+//! readers never see partial files.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -21,6 +23,7 @@ use parquet::file::metadata::KeyValue;
 use super::{Sink, SinkError};
 use crate::corpus::table::writer_properties;
 use crate::document::{DocResult, OUTPUT_SCHEMA_VERSION, Stamp, Unit, UnitPart};
+use crate::storage::{Location, StorageConfig, StorageError, Store};
 
 fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
@@ -266,8 +269,8 @@ pub fn unit_batches(
 /// memory stays bounded whatever its size.
 const ROW_GROUP_BYTES: usize = 64 << 20;
 
-/// One table of a unit being written: a hidden temporary file, renamed into place when the
-/// unit is finished.
+/// One table of a unit being written: a hidden temporary file (next to its final name, or in
+/// the spool directory of a bucket), published when the unit is finished.
 struct TableFile {
     temp: PathBuf,
     schema: SchemaRef,
@@ -276,7 +279,7 @@ struct TableFile {
 
 /// The Parquet sink.
 pub struct ParquetSink {
-    dir: PathBuf,
+    store: Store,
     document_text: bool,
     /// Units written in part, by unit id: their tables in the order of [`TABLES`].
     open: HashMap<u64, [Option<TableFile>; 3]>,
@@ -291,21 +294,19 @@ fn base_schemas() -> [SchemaRef; 3] {
 }
 
 impl ParquetSink {
-    /// A sink writing under `dir` (created when missing).
-    /// Creates the table directories under `dir` and removes temporary files that writers
-    /// killed on this host left there (see [`crate::fsutil::sweep_stale_temps`]).
-    pub fn new(dir: &Path) -> Result<Self, SinkError> {
-        for d in TABLES
-            .iter()
-            .map(|t| dir.join(t))
-            .chain([dir.to_path_buf()])
-        {
-            let err = |e: std::io::Error| SinkError::Parquet {
-                path: d.display().to_string(),
-                message: e.to_string(),
-            };
-            std::fs::create_dir_all(&d).map_err(err)?;
-            let swept = crate::fsutil::sweep_stale_temps(&d).map_err(err)?;
+    /// A sink writing under `location` (a local directory, created when missing, or
+    /// `s3://bucket/prefix`, checked with one listing). Removes the temporary files that
+    /// writers killed on this host left in its staging directories
+    /// (see [`crate::fsutil::sweep_stale_temps`]).
+    pub fn new(location: &Location, storage: Option<&StorageConfig>) -> Result<Self, SinkError> {
+        let store = Store::open(location, storage)?;
+        for sub in TABLES.iter().chain([&""]) {
+            let d = store.staging_dir(sub)?;
+            let swept =
+                crate::fsutil::sweep_stale_temps(&d).map_err(|source| StorageError::Io {
+                    location: d.display().to_string(),
+                    source,
+                })?;
             if swept > 0 {
                 tracing::info!(
                     "{}: removed {swept} temporary file(s) of killed runs",
@@ -314,7 +315,7 @@ impl ParquetSink {
             }
         }
         Ok(Self {
-            dir: dir.to_path_buf(),
+            store,
             document_text: true,
             open: HashMap::new(),
         })
@@ -326,9 +327,9 @@ impl ParquetSink {
         self
     }
 
-    /// Where table `table` of unit `name` is written.
-    pub fn path(&self, table: &str, name: &str) -> PathBuf {
-        self.dir.join(table).join(format!("{name}.parquet"))
+    /// The name (relative to the sink's location) of table `table` of unit `name`.
+    fn file_name(table: &str, name: &str) -> String {
+        format!("{table}/{name}.parquet")
     }
 
     /// A new temporary file for table `k` of unit `unit`, with the run's footer metadata.
@@ -339,7 +340,9 @@ impl ParquetSink {
         schema: SchemaRef,
         stamp: &Stamp,
     ) -> Result<TableFile, SinkError> {
-        let temp = crate::fsutil::temp_path(&self.path(TABLES[k], &format!("unit-{unit}")));
+        let temp = self
+            .store
+            .temp_path(&Self::file_name(TABLES[k], &format!("unit-{unit}")));
         let err = |message: String| SinkError::Parquet {
             path: temp.display().to_string(),
             message,
@@ -366,7 +369,7 @@ impl ParquetSink {
     fn write_part(&mut self, unit: u64, part: &UnitPart, stamp: &Stamp) -> Result<(), SinkError> {
         let batches =
             unit_batches(part, stamp, self.document_text).map_err(|e| SinkError::Parquet {
-                path: self.dir.display().to_string(),
+                path: self.store.describe(""),
                 message: e.to_string(),
             })?;
         let mut tables = self.open.remove(&unit).unwrap_or_default();
@@ -437,9 +440,17 @@ impl Sink for ParquetSink {
                 }
             }
         }
+        // Every table is closed (footer written, synced) before any is published, so a full
+        // disk stops the unit with none of its tables visible.
         let mut pending: VecDeque<(usize, TableFile)> =
             tables.into_iter().flatten().enumerate().collect();
-        let mut written = Vec::new();
+        let mut closed: Vec<(String, PathBuf, File)> = Vec::with_capacity(TABLES.len());
+        let discard = |closed: Vec<(String, PathBuf, File)>| {
+            for (_, temp, file) in closed {
+                drop(file);
+                let _ = std::fs::remove_file(temp);
+            }
+        };
         while let Some((
             k,
             TableFile {
@@ -453,20 +464,34 @@ impl Sink for ParquetSink {
                     value.clone(),
                 ));
             }
-            let path = self.path(TABLES[k], &unit.name);
-            let published = writer
+            let name = Self::file_name(TABLES[k], &unit.name);
+            let sealed = writer
                 .into_inner()
-                .map_err(std::io::Error::other)
-                .and_then(|file| crate::fsutil::publish(file, &temp, &path));
-            if let Err(e) = published {
-                let _ = std::fs::remove_file(&temp);
-                remove_temps(pending.into_iter().map(|(_, t)| t));
-                return Err(SinkError::Parquet {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                });
+                .map_err(|e| e.to_string())
+                .and_then(|file| file.sync_all().map(|()| file).map_err(|e| e.to_string()));
+            match sealed {
+                Ok(file) => closed.push((name, temp, file)),
+                Err(message) => {
+                    let _ = std::fs::remove_file(&temp);
+                    remove_temps(pending.into_iter().map(|(_, t)| t));
+                    discard(closed);
+                    return Err(SinkError::Parquet {
+                        path: self.store.describe(&name),
+                        message,
+                    });
+                }
             }
-            written.push(path.display().to_string());
+        }
+        let mut written = Vec::new();
+        let mut closed = closed.into_iter();
+        while let Some((name, temp, file)) = closed.next() {
+            match self.store.publish(file, &temp, &name) {
+                Ok(location) => written.push(location),
+                Err(e) => {
+                    discard(closed.collect());
+                    return Err(e.into());
+                }
+            }
         }
         Ok(written)
     }
@@ -479,8 +504,8 @@ impl Sink for ParquetSink {
 
     fn describe(&self) -> String {
         format!(
-            "{}/{{entities,documents,rejects}}/*.parquet",
-            self.dir.display()
+            "{}{{entities,documents,rejects}}/*.parquet",
+            self.store.describe("")
         )
     }
 }

@@ -80,8 +80,8 @@ impl FileSource {
         };
         let paths = files::expand(paths, extensions).map_err(SourceError::Paths)?;
         let names = files::output_names(&paths).map_err(SourceError::Paths)?;
-        let manifest_path = ctx.manifest.ok_or(OpenError::NoManifest)?;
-        let manifest = Manifest::open(manifest_path).map_err(SourceError::from)?;
+        let manifest_at = ctx.manifest.ok_or(OpenError::NoManifest)?;
+        let manifest = Manifest::open(manifest_at, ctx.storage).map_err(SourceError::from)?;
         let mut inputs = Vec::new();
         let mut skipped = 0;
         for (path, name) in paths.into_iter().zip(names) {
@@ -108,7 +108,7 @@ impl FileSource {
 impl super::Source for FileSource {
     fn read(
         &self,
-        chunk: usize,
+        chunk: super::ChunkLimits,
         tx: &SyncSender<RecordChunk>,
         stop: &AtomicBool,
     ) -> Result<(), SourceError> {
@@ -134,14 +134,14 @@ impl super::Source for FileSource {
                     continue;
                 }
             };
-            let mut buf: Vec<SourceRecord> = Vec::with_capacity(chunk);
+            let mut buf: Vec<SourceRecord> = Vec::with_capacity(chunk.records.min(1024));
             let mut bytes = 0;
             let mut seen = FirstSeen::default();
             for r in records {
                 let r = seen.check(r);
                 bytes += r.text_bytes();
                 buf.push(r);
-                if buf.len() == chunk || bytes >= super::CHUNK_TEXT_BYTES {
+                if chunk.full(buf.len(), bytes) {
                     bytes = 0;
                     if stop.load(Ordering::Relaxed) {
                         return Ok(());
@@ -197,7 +197,7 @@ impl super::Source for FileSource {
 
     fn describe(&self) -> Option<String> {
         let m = self.manifest.lock().expect("manifest lock");
-        Some(format!("manifest {}", m.path().display()))
+        Some(format!("manifest {}", m.location()))
     }
 }
 

@@ -466,7 +466,7 @@ impl super::Source for KafkaSource {
     /// Consumes into record chunks until caught up (or, when following, until `stop`).
     fn read(
         &self,
-        chunk: usize,
+        chunk: super::ChunkLimits,
         tx: &SyncSender<RecordChunk>,
         stop: &AtomicBool,
     ) -> Result<(), SourceError> {
@@ -546,7 +546,7 @@ impl super::Source for KafkaSource {
                     o.next = offset + 1;
                     if o.next % self.unit_messages == 0 {
                         send(self.close(p, open.remove(&p).expect("present")))?;
-                    } else if o.buf.len() >= chunk || o.bytes >= super::CHUNK_TEXT_BYTES {
+                    } else if chunk.full(o.buf.len(), o.bytes) {
                         o.bytes = 0;
                         let items = std::mem::take(&mut o.buf);
                         send(Chunk {

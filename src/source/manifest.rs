@@ -1,14 +1,15 @@
 //! The manifest of finished input files (`DIR/_manifest.json` of the Parquet sink, or the
-//! file `run.manifest` names): an input is recorded only after every sink has its results
-//! durably, and a later run skips inputs recorded with the same size, modification time and
-//! model. The file is rewritten whole through a temporary name, so it is never half-written.
+//! file `run.manifest` names, local or `s3://`): an input is recorded only after every sink
+//! has its results durably, and a later run skips inputs recorded with the same size,
+//! modification time and model. The file is rewritten whole (through a temporary name, or in
+//! one PUT), so it is never half-written.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::document::FileStamp;
+use crate::storage::{Location, StorageConfig, StorageError, Store};
 
 /// One finished input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,51 +34,62 @@ struct ManifestFile {
 /// A manifest that cannot be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("manifest {path}: not a bioner manifest: {error}")]
+    #[error("manifest {location}: not a bioner manifest: {error}")]
     Invalid {
-        path: PathBuf,
+        location: String,
         error: serde_json::Error,
     },
-    #[error("manifest {path}: {error}")]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    #[error("manifest {location}: not a file name")]
+    NoName { location: String },
+    #[error("manifest {0}")]
+    Storage(#[from] StorageError),
 }
 
-#[derive(Debug)]
 pub struct Manifest {
-    path: PathBuf,
+    /// The directory (or bucket prefix) holding the manifest.
+    store: Store,
+    name: String,
     file: ManifestFile,
 }
 
+impl std::fmt::Debug for Manifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manifest")
+            .field("location", &self.location())
+            .field("inputs", &self.file.inputs.len())
+            .finish()
+    }
+}
+
 impl Manifest {
-    /// Reads the manifest at `path` (an empty one when the file does not exist yet).
-    pub fn open(path: &Path) -> Result<Manifest, ManifestError> {
-        let file = match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|error| ManifestError::Invalid {
-                path: path.to_path_buf(),
-                error,
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ManifestFile {
+    /// Reads the manifest at `location` (an empty one when the file does not exist yet);
+    /// `storage` says how an `s3://` location is reached.
+    pub fn open(
+        location: &Location,
+        storage: Option<&StorageConfig>,
+    ) -> Result<Manifest, ManifestError> {
+        let (dir, name) = location.split_name().ok_or_else(|| ManifestError::NoName {
+            location: location.to_string(),
+        })?;
+        let store = Store::open(&dir, storage)?;
+        let file = match store.read(&name)? {
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|error| ManifestError::Invalid {
+                    location: location.to_string(),
+                    error,
+                })?
+            }
+            None => ManifestFile {
                 version: 1,
                 ..Default::default()
             },
-            Err(error) => {
-                return Err(ManifestError::Io {
-                    path: path.to_path_buf(),
-                    error,
-                });
-            }
         };
-        Ok(Manifest {
-            path: path.to_path_buf(),
-            file,
-        })
+        Ok(Manifest { store, name, file })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the manifest is, for messages.
+    pub fn location(&self) -> String {
+        self.store.describe(&self.name)
     }
 
     /// Whether `stamp` was finished with `model_id` (same size and modification time).
@@ -96,12 +108,7 @@ impl Manifest {
             .inputs
             .insert(stamp.path.display().to_string(), finished);
         let text = serde_json::to_string_pretty(&self.file).expect("serialisable");
-        crate::fsutil::write_bytes_atomically(&self.path, text.as_bytes()).map_err(|error| {
-            ManifestError::Io {
-                path: self.path.clone(),
-                error,
-            }
-        })
+        Ok(self.store.write(&self.name, text.as_bytes())?)
     }
 }
 
@@ -113,12 +120,13 @@ mod tests {
     fn finished_inputs_survive_a_reopen_and_changes_are_noticed() {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("_manifest.json");
+        let at = Location::Local(path.clone());
         let stamp = FileStamp {
             path: "/x/a.xml.gz".into(),
             size: 10,
             modified: 5,
         };
-        let mut m = Manifest::open(&path).unwrap();
+        let mut m = Manifest::open(&at, None).unwrap();
         assert!(!m.is_finished(&stamp, "m1"));
         let f = Finished {
             size: 10,
@@ -131,14 +139,14 @@ mod tests {
             rejects: 0,
         };
         m.finish(&stamp, f).unwrap();
-        let m = Manifest::open(&path).unwrap();
+        let m = Manifest::open(&at, None).unwrap();
         assert!(m.is_finished(&stamp, "m1"));
         assert!(!m.is_finished(&stamp, "m2"), "another model redoes it");
         let changed = FileStamp { size: 11, ..stamp };
         assert!(!m.is_finished(&changed, "m1"), "a changed file is redone");
         std::fs::write(&path, "{").unwrap();
         assert!(
-            Manifest::open(&path)
+            Manifest::open(&at, None)
                 .unwrap_err()
                 .to_string()
                 .contains("not a bioner manifest")

@@ -15,10 +15,22 @@ pub mod manifest;
 pub mod parquet;
 pub mod pubmed;
 
-/// A chunk of records is sent on once it holds this many bytes of text, even before
-/// `run.chunk_documents` records: long documents (full texts, 90 kB abstracts) then travel
-/// in small chunks and the memory of the stages stays bounded.
-pub const CHUNK_TEXT_BYTES: usize = 4 << 20;
+/// When a chunk of records is sent on: at `records` records (`run.chunk_documents`) or once
+/// it holds `text_bytes` bytes of text (`run.chunk_text_bytes`), whichever comes first. Long
+/// documents (full texts, 90 kB abstracts) then travel in small chunks, and since every stage
+/// holds at most a few chunks, memory stays bounded whatever the documents' length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLimits {
+    pub records: usize,
+    pub text_bytes: usize,
+}
+
+impl ChunkLimits {
+    /// Whether a chunk of `records` records and `text_bytes` bytes of text is complete.
+    pub fn full(&self, records: usize, text_bytes: usize) -> bool {
+        records >= self.records || text_bytes >= self.text_bytes
+    }
+}
 
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::SyncSender;
@@ -41,7 +53,7 @@ pub trait Source: Send + Sync {
     /// becomes a unit whose `failed` says why.
     fn read(
         &self,
-        chunk: usize,
+        chunk: ChunkLimits,
         tx: &SyncSender<RecordChunk>,
         stop: &AtomicBool,
     ) -> Result<(), SourceError>;
@@ -132,7 +144,9 @@ pub struct SourceContext<'a> {
     /// The connection of a Kafka source.
     pub kafka: Option<&'a crate::kafka::KafkaSettings>,
     /// The manifest of the file sources.
-    pub manifest: Option<&'a std::path::Path>,
+    pub manifest: Option<&'a crate::storage::Location>,
+    /// How an `s3://` manifest is reached.
+    pub storage: Option<&'a crate::storage::StorageConfig>,
     /// The model the run annotates with: a file finished with another model is redone.
     pub model_id: &'a str,
     /// Redo inputs the manifest has as finished.

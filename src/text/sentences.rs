@@ -164,9 +164,14 @@ impl RuleSentenceSplitter {
     }
 }
 
+/// A bracket pair enclosing more characters than this is not taken as one parenthetical: a
+/// stray "(" and a stray ")" far apart (list markers, text joined from several sources) would
+/// otherwise suppress every sentence break between them.
+const MAX_BRACKET_CHARS: usize = 500;
+
 /// For each character, how many *matched* bracket pairs enclose it. Unmatched brackets (common
 /// in abstracts: "1)", "(A" list markers, truncated text) are ignored, so one stray "(" cannot
-/// suppress every later sentence break.
+/// suppress every later sentence break; so are pairs more than [`MAX_BRACKET_CHARS`] apart.
 fn bracket_depths(chars: &[(usize, char)]) -> Vec<u16> {
     let mut delta = vec![0i32; chars.len() + 1];
     let mut stack: Vec<(usize, char)> = Vec::new();
@@ -184,8 +189,10 @@ fn bracket_depths(chars: &[(usize, char)]) -> Vec<u16> {
         if let Some(pos) = stack.iter().rposition(|&(_, o)| o == open) {
             let (start, _) = stack[pos];
             stack.truncate(pos);
-            delta[start + 1] += 1;
-            delta[i] -= 1;
+            if i - start <= MAX_BRACKET_CHARS {
+                delta[start + 1] += 1;
+                delta[i] -= 1;
+            }
         }
     }
     let mut depth = 0i32;
@@ -260,6 +267,20 @@ mod tests {
             .into_iter()
             .map(|r| &text[r])
             .collect()
+    }
+
+    #[test]
+    fn a_stray_bracket_pair_far_apart_does_not_hide_sentence_breaks() {
+        let filler = "The cells grew in the medium. ".repeat(20);
+        let text = format!("Markers a) and (b were seen. {filler}Doses (a) rose. Then 2) fell.");
+        let pieces = split(&text);
+        assert_eq!(pieces.len(), 23, "{pieces:?}");
+        assert_eq!(pieces[0], "Markers a) and (b were seen.");
+        // A real parenthetical with a sentence end inside stays whole.
+        assert_eq!(
+            split("It rose (Fig. 2. B shows this). Then it fell."),
+            vec!["It rose (Fig. 2. B shows this).", "Then it fell."]
+        );
     }
 
     #[test]

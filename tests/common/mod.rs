@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod messages;
+pub mod s3;
 pub mod tables;
 
 use std::net::{TcpListener, TcpStream};
@@ -62,6 +63,33 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A local S3 server (moto, from the venv) on a free port with bucket `bucket`; returns the
+/// process and its endpoint URL.
+fn start_moto(bucket: &str) -> (Child, String) {
+    let moto = project_root().join(".venv/bin/moto_server");
+    assert!(
+        moto.exists(),
+        "{} missing: run ops/setup.sh",
+        moto.display()
+    );
+    let port = free_port();
+    let child = Command::new(moto)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    wait_listening(&format!("127.0.0.1:{port}"), "moto_server");
+    run_python(
+        "import boto3, sys\n\
+         boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test',\n\
+           aws_secret_access_key='test', region_name='us-east-1').create_bucket(Bucket=sys.argv[2])",
+        &[&endpoint, bucket],
+    );
+    (child, endpoint)
+}
+
 fn wait_listening(addr: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(addr).is_err() {
@@ -90,30 +118,38 @@ impl Broker {
         }
     }
 
+    /// A broker of its own (never the suite's shared one), for a test that pauses it.
+    pub fn start_private() -> Broker {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Self::spawn_tansu(&addr, None);
+        Broker {
+            addr,
+            child: Some(child),
+            s3: None,
+        }
+    }
+
+    /// Stops the broker process (SIGSTOP) for `down`, then lets it go on (SIGCONT): it stops
+    /// answering, as behind a network partition, and keeps everything it had acknowledged.
+    /// Only for a broker of the test's own.
+    pub fn pause(&self, down: Duration) {
+        let pid = self.child.as_ref().expect("a broker of the test's own").id();
+        let signal = |s: &str| {
+            let ok = Command::new("kill")
+                .args([s, &pid.to_string()])
+                .status()
+                .is_ok_and(|st| st.success());
+            assert!(ok, "kill {s} {pid}");
+        };
+        signal("-STOP");
+        std::thread::sleep(down);
+        signal("-CONT");
+    }
+
     /// A broker of its own whose storage survives a restart: tansu on `s3://tansu/` served by
     /// a local moto S3 server (from the venv, `ops/requirements.txt`).
     pub fn start_persistent() -> Broker {
-        let moto = project_root().join(".venv/bin/moto_server");
-        assert!(
-            moto.exists(),
-            "{} missing: run ops/setup.sh",
-            moto.display()
-        );
-        let s3_port = free_port();
-        let s3 = Command::new(moto)
-            .args(["-H", "127.0.0.1", "-p", &s3_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let endpoint = format!("http://127.0.0.1:{s3_port}");
-        wait_listening(&format!("127.0.0.1:{s3_port}"), "moto_server");
-        run_python(
-            "import boto3, sys\n\
-             boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test',\n\
-               aws_secret_access_key='test', region_name='us-east-1').create_bucket(Bucket='tansu')",
-            &[&endpoint],
-        );
+        let (s3, endpoint) = start_moto("tansu");
         let addr = format!("127.0.0.1:{}", free_port());
         let child = Self::spawn_tansu(&addr, Some(&endpoint));
         Broker {

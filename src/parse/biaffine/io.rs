@@ -5,7 +5,7 @@ use tch::{Kind, Tensor};
 
 use super::features::Vocab;
 use super::{BiaffineConfig, BiaffineParser};
-use crate::parse::binio::{Reader, put_str, put_strings};
+use crate::binio::{Reader, put_str, put_strings};
 
 /// What is wrong with the neural parser's part of a model file (the caller names the file).
 #[derive(Debug, thiserror::Error)]
