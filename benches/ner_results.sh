@@ -16,7 +16,9 @@
 #
 # Rows: full (all four augmentations, GCN, co-attention, boundary + span heads), noda (W/O DA),
 # nogcn (W/O GCN), nomt (W/O MT: a BIO head), nocoatt, bertcrf / bertbilstmcrf / bertcnncrf
-# (table 2 baselines, no augmentation), mr / lwtr / sis / sr (one augmentation, with GCN).
+# (table 2 baselines, no augmentation), bertcrfda (BERT+CRF on the full model's augmented
+# shards: #23's plain tagger with augmentation), mr / lwtr / sis / sr (one augmentation, with
+# GCN).
 # Corpora are prepared on first use (import, parse, augment; ccks2017 in Chinese, with the
 # character-level parser built first when missing); their source is ../shared/data
 # (BIONER_DATA_DIR).
@@ -64,6 +66,7 @@ for row in "$@"; do
     bertcrf)       sets=(--set 'data.augmented=[]' --set model.baseline=bert_crf) ;;
     bertbilstmcrf) sets=(--set 'data.augmented=[]' --set model.baseline=bert_bilstm_crf) ;;
     bertcnncrf)    sets=(--set 'data.augmented=[]' --set model.baseline=bert_cnn_crf) ;;
+    bertcrfda)     sets=(--set model.baseline=bert_crf) ;;
     mr|lwtr|sis|sr) sets=(--set "data.augmented_methods=[\"$row\"]") ;;
     *) echo "unknown row $row" >&2; exit 2 ;;
   esac

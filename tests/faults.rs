@@ -733,6 +733,19 @@ fn noise(seed: u64, n: usize) -> String {
     words.join(" ")
 }
 
+/// `files` PubMed XML inputs `partN.xml` of `per_file` documents each in `dir` (returned).
+fn xml_parts(dir: &Path, files: usize, per_file: usize) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    for f in 0..files {
+        write_xml(
+            &dir.join(format!("part{f}.xml")),
+            f * per_file..(f + 1) * per_file,
+            None,
+        );
+    }
+    dir.to_path_buf()
+}
+
 /// Three PubMed XML inputs in `dir`: `a.xml` and `c.xml` small, `b.xml` with long abstracts
 /// (about 100 kB of tables).
 fn three_inputs(dir: &Path) {
@@ -870,7 +883,8 @@ fn table_files(name: &str) -> [String; 3] {
 /// every document's message is on the topic, and repeats (a message sent again after its
 /// acknowledgement timed out) are copies of the same message: de-duplicated by key and run,
 /// one message per document. (Killing the only broker instead tests the broker's durability,
-/// not bioner's: tansu 0.6 on S3 storage, SIGKILLed, lost messages it had acknowledged.)
+/// not bioner's: tansu 0.6 on S3 storage, SIGKILLed, lost messages whose delivery it had
+/// confirmed; docs/OPERATIONS.md.)
 #[test]
 fn the_kafka_sink_rides_out_its_broker_away_for_a_minute() {
     use rdkafka::ClientConfig;
@@ -880,15 +894,7 @@ fn the_kafka_sink_rides_out_its_broker_away_for_a_minute() {
     const PER_FILE: usize = 100;
     let broker = common::Broker::start_private();
     let tmp = tempfile::tempdir().unwrap();
-    let inputs = tmp.path().join("in");
-    std::fs::create_dir_all(&inputs).unwrap();
-    for f in 0..FILES {
-        write_xml(
-            &inputs.join(format!("part{f}.xml")),
-            f * PER_FILE..(f + 1) * PER_FILE,
-            None,
-        );
-    }
+    let inputs = xml_parts(&tmp.path().join("in"), FILES, PER_FILE);
     let output = common::unique("entities");
     broker.create_topic(&output, 2);
     let metrics = tmp.path().join("run.prom");
@@ -1072,15 +1078,7 @@ fn an_s3_endpoint_down_past_its_retries_stops_the_run_and_a_rerun_completes() {
     const PER_FILE: usize = 100;
     let s3 = common::s3::S3::start();
     let tmp = tempfile::tempdir().unwrap();
-    let inputs = tmp.path().join("in");
-    std::fs::create_dir_all(&inputs).unwrap();
-    for f in 0..FILES {
-        write_xml(
-            &inputs.join(format!("part{f}.xml")),
-            f * PER_FILE..(f + 1) * PER_FILE,
-            None,
-        );
-    }
+    let inputs = xml_parts(&tmp.path().join("in"), FILES, PER_FILE);
     let metrics = tmp.path().join("run.prom");
     let storage = s3.storage_toml(
         &tmp.path().join("spool"),

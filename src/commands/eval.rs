@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use bioner::corpus::read_mentions;
 use bioner::eval::{Report, Scorer, TypedSpan};
-use bioner::model::{DeviceChoice, InferenceOptions, NerModel};
+use bioner::model::{DeviceChoice, InferenceOptions, NerModel, Overlap};
 use bioner::train::{evaluate, predicted_mentions, read_split};
 
 #[derive(clap::Args, Debug)]
@@ -47,6 +47,19 @@ pub struct EvalArgs {
     /// 1 - P(None) reaches it; see docs/MODEL.md).
     #[arg(long, requires = "model")]
     pub entity_threshold: Option<f32>,
+    /// With --model: decode with this overlap rule instead of the model's own (`flat`: no
+    /// two spans overlap; `nested`: spans may nest, never cross), e.g. a nested model
+    /// decoded flat.
+    #[arg(long, requires = "model", value_parser = parse_overlap)]
+    pub overlap: Option<Overlap>,
+}
+
+fn parse_overlap(s: &str) -> Result<Overlap, String> {
+    match s {
+        "flat" => Ok(Overlap::Flat),
+        "nested" => Ok(Overlap::Nested),
+        _ => Err(format!("{s:?}: expected flat or nested")),
+    }
 }
 
 pub fn run(a: EvalArgs) -> Result<()> {
@@ -60,13 +73,18 @@ pub fn run(a: EvalArgs) -> Result<()> {
             int8,
             boundary_threshold,
             entity_threshold,
+            overlap,
             ..
         } => eval_model(
             &model,
             &split,
             device,
             int8,
-            (boundary_threshold, entity_threshold),
+            Decision {
+                boundary_threshold,
+                entity_threshold,
+                overlap,
+            },
             json,
             write_mentions.as_deref(),
         ),
@@ -88,6 +106,13 @@ pub fn run(a: EvalArgs) -> Result<()> {
     }
 }
 
+/// Overrides of how a model turns scores into spans.
+struct Decision {
+    boundary_threshold: Option<f32>,
+    entity_threshold: Option<f32>,
+    overlap: Option<Overlap>,
+}
+
 /// Scores a saved model on a corpus split (sentences.parquet with tokens and trees,
 /// mentions.parquet): the per-type and micro P/R/F1 table.
 /// With `write_mentions`, the predictions are also written as a mentions table.
@@ -96,21 +121,24 @@ fn eval_model(
     split: &Path,
     device: DeviceChoice,
     int8: bool,
-    (boundary_threshold, entity_threshold): (Option<f32>, Option<f32>),
+    decision: Decision,
     json: bool,
     write_mentions: Option<&Path>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
     let device = device.resolve()?;
-    let loaded = NerModel::load_for_inference(
+    let mut loaded = NerModel::load_for_inference(
         model_dir,
         &InferenceOptions {
             device,
             int8,
-            boundary_threshold,
-            entity_threshold,
+            boundary_threshold: decision.boundary_threshold,
+            entity_threshold: decision.entity_threshold,
         },
     )?;
+    if let Some(overlap) = decision.overlap {
+        loaded.model.set_overlap(overlap);
+    }
     let sentences = read_split(split, None)?;
     let (report, predictions) = evaluate(&loaded.model, &loaded.tokenizer, &sentences, 64)?;
     if let Some(path) = write_mentions {

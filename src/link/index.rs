@@ -1,7 +1,7 @@
 //! The link index: every vocabulary's names under their normalised keys, per entity type, and
 //! a trigram index per type for the fuzzy fallback. Built once from the `[link]` vocabularies.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::error::LinkError;
 use super::ngram::NgramIndex;
@@ -48,6 +48,9 @@ pub struct Index {
     /// Alternative id -> concept.
     alt: HashMap<String, u32>,
     by_id: HashMap<String, u32>,
+    /// Concepts an annotated corpus (a `pubtator` vocabulary) links mentions to: the fuzzy
+    /// fallback prefers them among near-equal names.
+    annotated: HashSet<u32>,
 }
 
 /// A key's candidates while building: concept -> weight (preferred names and frequent
@@ -142,6 +145,7 @@ impl Index {
                     .collect(),
             });
         }
+        index.annotated = annotated_names.keys().copied().collect();
         for (c, names) in annotated_names {
             let concept = &mut index.concepts[c as usize];
             if concept.name.is_empty() {
@@ -207,9 +211,21 @@ impl Index {
         })
     }
 
-    /// The nearest name of the type by trigram cosine.
-    pub fn nearest(&self, entity_type: &str, name: &str) -> Option<(u32, f32)> {
-        self.fuzzy.get(entity_type)?.nearest(name)
+    /// The nearest name of the type by trigram cosine, a concept an annotated corpus uses
+    /// counting `annotated_bonus` more (the cosine returned is the name's own).
+    pub fn nearest(
+        &self,
+        entity_type: &str,
+        name: &str,
+        annotated_bonus: f32,
+    ) -> Option<(u32, f32)> {
+        self.fuzzy.get(entity_type)?.nearest(name, |c| {
+            if self.annotated.contains(&c) {
+                annotated_bonus
+            } else {
+                0.0
+            }
+        })
     }
 
     /// A concept id as the index knows it: alternative ids mapped to their primary, a
@@ -283,6 +299,12 @@ impl Index {
         }
         put_map(&mut buf, &self.alt);
         put_map(&mut buf, &self.by_id);
+        let mut annotated: Vec<u32> = self.annotated.iter().copied().collect();
+        annotated.sort_unstable();
+        put_u32(&mut buf, annotated.len() as u32);
+        for c in annotated {
+            put_u32(&mut buf, c);
+        }
         buf
     }
 
@@ -327,11 +349,15 @@ impl Index {
         }
         let alt = read_map(&mut r)?;
         let by_id = read_map(&mut r)?;
+        let annotated = (0..r.count(4)?)
+            .map(|_| r.u32())
+            .collect::<Option<HashSet<u32>>>()?;
         let valid = r.at_end()
             && concepts.iter().all(|c| c.vocabulary < vocabularies.len())
             && by_id
                 .values()
                 .chain(alt.values())
+                .chain(&annotated)
                 .all(|&c| (c as usize) < concepts.len());
         valid.then_some(Index {
             concepts,
@@ -341,6 +367,7 @@ impl Index {
             fuzzy,
             alt,
             by_id,
+            annotated,
         })
     }
 }

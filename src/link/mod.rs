@@ -49,6 +49,11 @@ pub struct LinkConfig {
     /// (`nil_below_threshold`); 0 keeps every nearest name.
     #[serde(default = "default_threshold")]
     pub fuzzy_threshold: f32,
+    /// In the fuzzy fallback, a concept that an annotated corpus (a `pubtator` vocabulary)
+    /// links mentions to counts this much more than its cosine: among near-equal names the
+    /// one annotators use wins over a rare concept (0 = cosine alone; docs/LINKING.md).
+    #[serde(default = "default_annotated_bonus")]
+    pub annotated_bonus: f32,
     /// Keep the built index on disk and load it on later runs with the same vocabulary files
     /// and settings (docs/LINKING.md); false builds it every time.
     #[serde(default = "yes")]
@@ -64,6 +69,10 @@ fn yes() -> bool {
 
 fn default_threshold() -> f32 {
     0.5
+}
+
+fn default_annotated_bonus() -> f32 {
+    0.05
 }
 
 /// How a link was made, or why there is none.
@@ -116,6 +125,7 @@ pub struct Link {
 pub struct Linker {
     pub index: Index,
     pub fuzzy_threshold: f32,
+    pub annotated_bonus: f32,
 }
 
 impl Linker {
@@ -126,6 +136,12 @@ impl Linker {
             return Err(LinkError::Config(format!(
                 "fuzzy_threshold = {} is not between 0 and 1",
                 config.fuzzy_threshold
+            )));
+        }
+        if !(0.0..=1.0).contains(&config.annotated_bonus) {
+            return Err(LinkError::Config(format!(
+                "annotated_bonus = {} is not between 0 and 1",
+                config.annotated_bonus
             )));
         }
         let index = match config.cache {
@@ -152,6 +168,7 @@ impl Linker {
         Ok(Self {
             index,
             fuzzy_threshold: config.fuzzy_threshold,
+            annotated_bonus: config.annotated_bonus,
         })
     }
 
@@ -206,7 +223,7 @@ impl Linker {
             for part in &parts {
                 match self.index.exact(entity_type, part) {
                     Some(c) => found.push(c),
-                    None => match self.index.nearest(entity_type, part) {
+                    None => match self.index.nearest(entity_type, part, self.annotated_bonus) {
                         Some((c, s)) if s >= self.fuzzy_threshold => {
                             found.push(c);
                             score = score.min(s);
@@ -220,11 +237,13 @@ impl Linker {
             }
         }
         let query = long.unwrap_or(text);
-        Some(match self.index.nearest(entity_type, query) {
-            Some((c, s)) if s >= self.fuzzy_threshold => self.found(&[c], s, LinkMethod::Fuzzy),
-            Some((_, s)) => nil(s, LinkMethod::NilBelowThreshold),
-            None => nil(0.0, LinkMethod::NilNoCandidate),
-        })
+        Some(
+            match self.index.nearest(entity_type, query, self.annotated_bonus) {
+                Some((c, s)) if s >= self.fuzzy_threshold => self.found(&[c], s, LinkMethod::Fuzzy),
+                Some((_, s)) => nil(s, LinkMethod::NilBelowThreshold),
+                None => nil(0.0, LinkMethod::NilNoCandidate),
+            },
+        )
     }
 
     fn found(&self, concepts: &[u32], score: f32, method: LinkMethod) -> Link {

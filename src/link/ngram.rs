@@ -121,8 +121,9 @@ impl NgramIndex {
         index
     }
 
-    /// The concept of the name most similar to `query`, and the cosine similarity.
-    pub fn nearest(&self, query: &str) -> Option<(u32, f32)> {
+    /// The concept of the name most similar to `query` by cosine plus `bonus(concept)`, and
+    /// that name's cosine similarity.
+    pub fn nearest(&self, query: &str, bonus: impl Fn(u32) -> f32) -> Option<(u32, f32)> {
         let all = trigrams(query);
         // trigrams no name has count in the query's length, at the highest idf
         let max_idf = (self.concepts.len().max(1) as f32).ln();
@@ -152,8 +153,12 @@ impl NgramIndex {
         }
         scores
             .into_iter()
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-            .map(|(name, s)| (self.concepts[name as usize], s.min(1.0)))
+            .map(|(name, s)| {
+                let c = self.concepts[name as usize];
+                (name, c, s, s + bonus(c))
+            })
+            .max_by(|a, b| a.3.total_cmp(&b.3).then(b.0.cmp(&a.0)))
+            .map(|(_, c, s, _)| (c, s.min(1.0)))
     }
 
     pub fn len(&self) -> usize {
@@ -176,17 +181,17 @@ mod tests {
             ("hepatic failure", 1),
             ("renal tubular acidosis", 2),
         ]);
-        let (c, s) = idx.nearest("Renal Failure").unwrap();
+        let (c, s) = idx.nearest("Renal Failure", |_| 0.0).unwrap();
         assert_eq!(c, 0);
         assert!((s - 1.0).abs() < 1e-5, "{s}");
         // Plural and singular stem alike (the score is 1 up to rounding); a misspelling is
         // near, not equal.
-        let (c, s) = idx.nearest("renal failures").unwrap();
+        let (c, s) = idx.nearest("renal failures", |_| 0.0).unwrap();
         assert_eq!(c, 0);
         assert!((s - 1.0).abs() < 1e-5, "{s}");
-        let (c, s) = idx.nearest("renl failure").unwrap();
+        let (c, s) = idx.nearest("renl failure", |_| 0.0).unwrap();
         assert_eq!(c, 0);
         assert!(s > 0.6 && s < 0.99, "{s}");
-        assert!(idx.nearest("zzz qqq").is_none_or(|(_, s)| s < 0.2));
+        assert!(idx.nearest("zzz qqq", |_| 0.0).is_none_or(|(_, s)| s < 0.2));
     }
 }

@@ -119,6 +119,15 @@ impl NerModel {
         }
     }
 
+    /// Decodes with `overlap` instead of the rule the model was trained with (e.g. a nested
+    /// model decoded flat, to measure what nesting adds).
+    pub fn set_overlap(&mut self, overlap: crate::model::Overlap) {
+        self.config.overlap = overlap;
+        if let Net::Span(m) = &mut self.net {
+            m.config.overlap = overlap;
+        }
+    }
+
     /// The span classifier's ungated scores (see [`SpanNer::span_scores_batch`]); `None` for
     /// baselines and W/O MT models, which decode BIO tags instead.
     pub fn span_scores_batch(&self, batch: &[&Prepared]) -> Option<Vec<SpanScores>> {

@@ -109,13 +109,7 @@ impl Broker {
                 };
             }
         }
-        let addr = format!("127.0.0.1:{}", free_port());
-        let child = Self::spawn_tansu(&addr, None);
-        Broker {
-            addr,
-            child: Some(child),
-            s3: None,
-        }
+        Self::start_private()
     }
 
     /// A broker of its own (never the suite's shared one), for a test that pauses it.
@@ -133,7 +127,11 @@ impl Broker {
     /// answering, as behind a network partition, and keeps everything it had acknowledged.
     /// Only for a broker of the test's own.
     pub fn pause(&self, down: Duration) {
-        let pid = self.child.as_ref().expect("a broker of the test's own").id();
+        let pid = self
+            .child
+            .as_ref()
+            .expect("a broker of the test's own")
+            .id();
         let signal = |s: &str| {
             let ok = Command::new("kill")
                 .args([s, &pid.to_string()])
