@@ -572,7 +572,7 @@ fn the_message_schemas_accept_and_reject_what_they_document() {
     messages::assert_invalid(DOCUMENT, b"{\"pmid\": \"1\", \"title\": \"\xff\"}");
 
     let good = json!({
-        "schema_version": "3", "doc_id": "1", "deleted": false, "model_id": "m@0", "run_id": "r",
+        "schema_version": "4", "doc_id": "1", "deleted": false, "model_id": "m@0", "run_id": "r",
         "origin": "t/0@0",
         "entities": [{"section": "title", "sentence": 0, "char_start": 0, "char_end": 3,
                       "byte_start": 0, "byte_end": 3, "text": "abc", "type": "Chemical",

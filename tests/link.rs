@@ -77,16 +77,20 @@ fn each_way_of_linking_gives_the_expected_concept() {
     let d = lookup(
         &config,
         "Disease",
-        "patients with overactive bladder (OAB) were seen",
+        "patients with overactive bladder (OAB) or diabetes insipidus (DI) were seen",
         &[
             "Renal failures",
             "failure, renal",
             "OAB",
             "breast and ovarian cancer",
             "anaemia",
-            "delirum",
+            "acute delirium",
             "postoperative delirium",
             "xyzzy plugh",
+            "delirum",
+            "hepatic tumours",
+            "nephrogenic DI",
+            "angio-oedema",
         ],
     );
     let row = |i: usize| (d[i][1].as_str(), d[i][5].as_str());
@@ -106,6 +110,13 @@ fn each_way_of_linking_gives_the_expected_concept() {
     assert_eq!(d[6][3], "annotations");
     assert_eq!(d[7][1], "NIL");
     assert!(d[7][5].starts_with("nil_"), "{:?}", d[7]);
+    // rewrites: a misspelling one edit from a vocabulary word, MeSH's organ and tumour words,
+    // a short form the document defines inside the mention, a hyphen inside a word
+    assert_eq!(row(8), ("MESH:D003693", "variant"));
+    assert_eq!(d[8][4], "1.000");
+    assert_eq!(row(9), ("MESH:D008113", "variant"));
+    assert_eq!(row(10), ("MESH:D018500", "variant"));
+    assert_eq!(row(11), ("MESH:D000799", "variant"));
 
     let c = lookup(
         &config,

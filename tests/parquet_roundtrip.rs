@@ -255,7 +255,7 @@ fn pubmed_xml_through_the_parquet_sink_reads_back_field_by_field() {
         for (t, files) in &tables {
             let f = &files[&unit];
             let m = &f.meta;
-            assert_eq!(m["bioner.schema_version"], "3", "{t}/{unit}");
+            assert_eq!(m["bioner.schema_version"], "4", "{t}/{unit}");
             assert_eq!(m["bioner.table"], *t, "{t}/{unit}");
             assert_eq!(m["bioner.model_id"], model_id, "{t}/{unit}");
             assert_eq!(m["bioner.run_id"], run_id, "{t}/{unit}");

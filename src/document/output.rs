@@ -7,7 +7,7 @@ use super::meta::Metadata;
 use super::record::Reject;
 
 /// Version of the output contract (entity, document and reject tables; Kafka messages).
-pub const OUTPUT_SCHEMA_VERSION: &str = "3";
+pub const OUTPUT_SCHEMA_VERSION: &str = "4";
 
 /// One typed span of a section, with character (Unicode scalar) and byte (UTF-8) offsets that
 /// select `text` from the section text.

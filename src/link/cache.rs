@@ -14,7 +14,7 @@ use super::index::Index;
 use super::vocab::VocabularyConfig;
 
 /// Changes whenever [`Index::encode`]'s layout or the index's construction changes.
-const FORMAT: &str = "bioner-link-index-2";
+const FORMAT: &str = "bioner-link-index-3";
 
 /// The default cache directory: `$XDG_CACHE_HOME/bioner`, else `~/.cache/bioner`, else the
 /// system's temporary directory.

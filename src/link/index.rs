@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::error::LinkError;
 use super::ngram::NgramIndex;
-use super::normalize::{LEVELS, keys};
+use super::normalize::{LEVELS, keys, stem};
 use super::vocab::{VocabFile, VocabFormat, VocabularyConfig};
 use crate::binio::{Reader, put_str, put_strings, put_u32, put_u64};
 
@@ -51,6 +51,9 @@ pub struct Index {
     /// Concepts an annotated corpus (a `pubtator` vocabulary) links mentions to: the fuzzy
     /// fallback prefers them among near-equal names.
     annotated: HashSet<u32>,
+    /// Per entity type, how many names use each word (as [`super::normalize::words`] gives
+    /// it, and stemmed): what a mention's words may be rewritten into ([`super::variant`]).
+    words: BTreeMap<String, HashMap<String, u32>>,
 }
 
 /// A key's candidates while building: concept -> weight (preferred names and frequent
@@ -110,6 +113,14 @@ impl Index {
                         .entry((*t).to_owned())
                         .or_default()
                         .push((k[1].clone(), c));
+                    let counts = index.words.entry((*t).to_owned()).or_default();
+                    for w in k[1].split(' ') {
+                        let stemmed = stem(w);
+                        if stemmed != w {
+                            *counts.entry(stemmed).or_default() += 1;
+                        }
+                        *counts.entry(w.to_owned()).or_default() += 1;
+                    }
                 }
             }
             for (alt, primary) in &file.alt_ids {
@@ -238,6 +249,15 @@ impl Index {
         }
     }
 
+    /// How many names of `entity_type` use the (lowercase) word `w`, stemmed or not.
+    pub fn word_count(&self, entity_type: &str, w: &str) -> u32 {
+        self.words
+            .get(entity_type)
+            .and_then(|counts| counts.get(w))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Names indexed for the fuzzy fallback, per type.
     pub fn fuzzy_sizes(&self) -> impl Iterator<Item = (&str, usize)> {
         self.fuzzy.iter().map(|(t, i)| (t.as_str(), i.len()))
@@ -305,6 +325,11 @@ impl Index {
         for c in annotated {
             put_u32(&mut buf, c);
         }
+        put_u32(&mut buf, self.words.len() as u32);
+        for (t, counts) in &self.words {
+            put_str(&mut buf, t);
+            put_map(&mut buf, counts);
+        }
         buf
     }
 
@@ -352,6 +377,11 @@ impl Index {
         let annotated = (0..r.count(4)?)
             .map(|_| r.u32())
             .collect::<Option<HashSet<u32>>>()?;
+        let mut words = BTreeMap::new();
+        for _ in 0..r.count(8)? {
+            let t = r.string()?;
+            words.insert(t, read_map(&mut r)?);
+        }
         let valid = r.at_end()
             && concepts.iter().all(|c| c.vocabulary < vocabularies.len())
             && by_id
@@ -368,6 +398,7 @@ impl Index {
             alt,
             by_id,
             annotated,
+            words,
         })
     }
 }

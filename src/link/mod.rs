@@ -6,9 +6,11 @@
 //! 1. a short form the document defines (`overactive bladder (OAB)`, [`abbrev`]) is linked
 //!    through its long form;
 //! 2. the mention itself, by normalised exact match ([`normalize`]) over the vocabularies'
-//!    names in configured order;
-//! 3. a composite mention (`breast and ovarian cancer`, [`composite`]) as its parts, each by
-//!    exact match or the fuzzy fallback, their ids joined by `|`;
+//!    names in configured order, then its rewrites ([`variant`]: short forms inside it
+//!    expanded, hyphens dropped, misspelt words corrected, adjectives as nouns, MeSH's organ
+//!    and tumour words), each by exact match;
+//! 3. a composite mention (`breast and ovarian cancer`, [`composite`]) as its parts, each as
+//!    in 2 or by the fuzzy fallback, their ids joined by `|`;
 //! 4. the fuzzy fallback: the nearest name by character-trigram TF-IDF cosine ([`ngram`]),
 //!    kept when it reaches `fuzzy_threshold`.
 //!
@@ -30,6 +32,7 @@ mod error;
 pub mod index;
 pub mod ngram;
 pub mod normalize;
+pub mod variant;
 pub mod vocab;
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +57,12 @@ pub struct LinkConfig {
     /// one annotators use wins over a rare concept (0 = cosine alone; docs/LINKING.md).
     #[serde(default = "default_annotated_bonus")]
     pub annotated_bonus: f32,
+    /// Entity types whose mention words may be rewritten before the fuzzy fallback: organ and
+    /// tumour words into MeSH's (`hepatic tumors` = `liver neoplasms`) and misspelt words into
+    /// the vocabulary word one edit away (docs/LINKING.md). Off for chemicals by default: a
+    /// drug or compound name one letter from another is usually another substance.
+    #[serde(default = "default_word_rewrites")]
+    pub word_rewrites: Vec<String>,
     /// Keep the built index on disk and load it on later runs with the same vocabulary files
     /// and settings (docs/LINKING.md); false builds it every time.
     #[serde(default = "yes")]
@@ -71,6 +80,10 @@ fn default_threshold() -> f32 {
     0.5
 }
 
+fn default_word_rewrites() -> Vec<String> {
+    vec!["Disease".to_owned()]
+}
+
 fn default_annotated_bonus() -> f32 {
     0.05
 }
@@ -82,6 +95,8 @@ pub enum LinkMethod {
     Exact,
     Abbreviation,
     Composite,
+    /// A rewrite of the mention matched exactly ([`variant`]).
+    Variant,
     Fuzzy,
     /// The nearest name was below `fuzzy_threshold`.
     NilBelowThreshold,
@@ -95,6 +110,7 @@ impl LinkMethod {
             Self::Exact => "exact",
             Self::Abbreviation => "abbreviation",
             Self::Composite => "composite",
+            Self::Variant => "variant",
             Self::Fuzzy => "fuzzy",
             Self::NilBelowThreshold => "nil_below_threshold",
             Self::NilNoCandidate => "nil_no_candidate",
@@ -114,7 +130,7 @@ pub struct Link {
     pub concept_name: Option<String>,
     /// `name version` of the vocabulary (vocabularies joined by `|` for a composite).
     pub vocabulary: Option<String>,
-    /// 1 for exact and abbreviation links, the cosine for fuzzy ones (for NIL: the best
+    /// 1 for exact, abbreviation and variant links, the cosine for fuzzy ones (for NIL: the best
     /// cosine found), the lowest part's for composites.
     pub score: f32,
     pub method: LinkMethod,
@@ -126,6 +142,7 @@ pub struct Linker {
     pub index: Index,
     pub fuzzy_threshold: f32,
     pub annotated_bonus: f32,
+    pub word_rewrites: Vec<String>,
 }
 
 impl Linker {
@@ -169,6 +186,7 @@ impl Linker {
             index,
             fuzzy_threshold: config.fuzzy_threshold,
             annotated_bonus: config.annotated_bonus,
+            word_rewrites: config.word_rewrites.clone(),
         })
     }
 
@@ -214,15 +232,15 @@ impl Linker {
         {
             return Some(self.found(&[c], 1.0, LinkMethod::Abbreviation));
         }
-        if let Some(c) = self.index.exact(entity_type, text) {
-            return Some(self.found(&[c], 1.0, LinkMethod::Exact));
+        if let Some((c, method)) = self.dictionary(entity_type, text, abbreviations) {
+            return Some(self.found(&[c], 1.0, method));
         }
         if let Some(parts) = composite::expand(text) {
             let mut found = Vec::with_capacity(parts.len());
             let mut score = 1.0f32;
             for part in &parts {
-                match self.index.exact(entity_type, part) {
-                    Some(c) => found.push(c),
+                match self.dictionary(entity_type, part, abbreviations) {
+                    Some((c, _)) => found.push(c),
                     None => match self.index.nearest(entity_type, part, self.annotated_bonus) {
                         Some((c, s)) if s >= self.fuzzy_threshold => {
                             found.push(c);
@@ -244,6 +262,24 @@ impl Linker {
                 None => nil(0.0, LinkMethod::NilNoCandidate),
             },
         )
+    }
+
+    /// The concept a name matches exactly, as written or rewritten ([`variant`]).
+    fn dictionary(
+        &self,
+        entity_type: &str,
+        text: &str,
+        abbreviations: &Abbreviations,
+    ) -> Option<(u32, LinkMethod)> {
+        if let Some(c) = self.index.exact(entity_type, text) {
+            return Some((c, LinkMethod::Exact));
+        }
+        let rewrite_words = self.word_rewrites.iter().any(|t| t == entity_type);
+        let known = |w: &str| self.index.word_count(entity_type, w);
+        variant::rewrites(text, abbreviations, rewrite_words.then_some(&known))
+            .iter()
+            .find_map(|v| self.index.exact(entity_type, v))
+            .map(|c| (c, LinkMethod::Variant))
     }
 
     fn found(&self, concepts: &[u32], score: f32, method: LinkMethod) -> Link {

@@ -76,7 +76,8 @@ pub fn stem(w: &str) -> String {
     w.to_owned()
 }
 
-/// British spellings as American (`anaemia` = `anemia`, `oedema` = `edema`).
+/// British spellings as American (`anaemia` = `anemia`, `oedema` = `edema`, `tumour` =
+/// `tumor`, `leucopenia` = `leukopenia`).
 pub fn american(w: &str) -> String {
     let b = w.as_bytes();
     let mut out = String::with_capacity(w.len());
@@ -94,7 +95,21 @@ pub fn american(w: &str) -> String {
         out.push(b[i] as char);
         i += 1;
     }
-    if w.is_ascii() { out } else { w.to_owned() }
+    if !w.is_ascii() {
+        return w.to_owned();
+    }
+    // "leucopenia" = "leukopenia" ("leucine" is another word); "tumour" = "tumor"
+    if let Some(rest) = out.strip_prefix("leuco") {
+        out = format!("leuko{rest}");
+    }
+    for ending in ["our", "ours"] {
+        if out.len() > ending.len() + 2 && out.ends_with(ending) {
+            let stem = &out[..out.len() - ending.len()];
+            out = format!("{stem}or{}", &ending[3..]);
+            break;
+        }
+    }
+    out
 }
 
 const STOPWORDS: [&str; 10] = [
@@ -161,6 +176,13 @@ mod tests {
             keys("cancer of the breast").unwrap()[4],
             keys("breast cancer").unwrap()[4]
         );
+        assert_eq!(keys("liver tumours").unwrap()[4], "liver tumor");
+        assert_eq!(
+            keys("leucopenia").unwrap()[4],
+            keys("leukopenia").unwrap()[4]
+        );
+        assert_eq!(keys("leucine").unwrap()[4], "leucine");
+        assert_eq!(keys("four").unwrap()[4], "four");
         // "shoe" keeps its final "oe"
         assert_eq!(keys("shoe").unwrap()[4], "shoe");
         assert!(keys("()").is_none());
