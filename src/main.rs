@@ -69,9 +69,13 @@ enum Command {
     /// `bioner run` workers: one JSON message per record, keyed by PMID; deletions included.
     Publish(commands::publish::PublishArgs),
     /// Write a compact copy of a model directory: the weights in float16 (half the size,
-    /// loaded in float32 again), every other file as it is; prints the SHA-256 of the new
-    /// weights for the model card.
+    /// loaded in float32 again), or with --delta-from as a 4-bit difference from the base
+    /// encoder; every other file as it is; prints the SHA-256 of the new weights for the
+    /// model card.
     Pack(commands::pack::PackArgs),
+    /// Rebuild a model directory from `bioner pack --delta-from` output and its base encoder;
+    /// checks both SHA-256 sums.
+    Unpack(commands::pack::UnpackArgs),
     /// Kafka topics for the workers (docs/OPERATIONS.md).
     Topics {
         #[command(subcommand)]
@@ -126,6 +130,7 @@ fn main() -> Result<()> {
         Command::Publish(args) => commands::publish::publish(args),
         Command::Export(args) => commands::export::run(args),
         Command::Pack(args) => commands::pack::run(args),
+        Command::Unpack(args) => commands::pack::unpack(args),
         Command::Topics { command } => commands::publish::topics(command),
         Command::Encoder { command } => commands::encoder::run(command),
         Command::Link { command } => commands::link::run(command),

@@ -378,3 +378,117 @@ fn negative_sampling_trains_on_gold_spans_and_a_draw_of_none_spans() {
     tch::manual_seed(7);
     assert_eq!(loss(Some(0.35)), a);
 }
+
+#[test]
+fn a_model_packed_as_a_delta_from_its_base_encoder_rebuilds_and_predicts_the_same() {
+    tch::manual_seed(12);
+    tch::set_num_threads(1);
+    let dir = HfModelDir::open(common::project_root().join(DEFAULT_ENCODER_DIR)).unwrap();
+    let tok = dir.tokenizer().unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let encoder = Encoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
+    let model =
+        NerModel::new(SpanNerConfig::new(labels()), None, encoder, &tok, vs.root()).unwrap();
+    // The "public encoder": the initial encoder weights, as a Hugging Face directory would
+    // hold them (`bert.` prefixes, which the delta ignores as the loader does).
+    let base = tempfile::tempdir().unwrap();
+    let base_weights: Vec<(String, tch::Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("embeddings.") || n.starts_with("encoder."))
+        .map(|(n, t)| (format!("bert.{n}"), t.copy()))
+        .collect();
+    tch::Tensor::write_safetensors(&base_weights, base.path().join("model.safetensors")).unwrap();
+    let prepared: Vec<_> = data()
+        .into_iter()
+        .map(|(w, h, g)| {
+            (
+                Prepared::new(&tok, &w, h, model.config.max_subwords).unwrap(),
+                g,
+            )
+        })
+        .collect();
+    let mut opt = nn::Adam::default().build(&vs, 1e-3).unwrap();
+    for step in 0..60 {
+        let (p, g) = &prepared[step % 4];
+        opt.backward_step(&model.loss_batch(&[p], std::slice::from_ref(g), None));
+    }
+    let out = tempfile::tempdir().unwrap();
+    model
+        .save(&vs, out.path(), dir.path(), (None, None), None)
+        .unwrap();
+
+    let work = tempfile::tempdir().unwrap();
+    let (delta, rebuilt) = (work.path().join("m.delta"), work.path().join("rebuilt"));
+    let info = bioner::model::delta::pack(out.path(), base.path(), &delta).unwrap();
+    assert!(info.delta_tensors > 0 && info.full_tensors > 0, "{info:?}");
+    let size = |p: std::path::PathBuf| std::fs::metadata(p).unwrap().len();
+    assert!(
+        size(delta.join("model.delta.safetensors")) * 5
+            < size(out.path().join("model.safetensors")),
+        "the delta is under a fifth of the float32 weights"
+    );
+    // Loading the model the delta stands for says how to rebuild it.
+    let hint = NerModel::load(&work.path().join("m"), Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(hint.contains("bioner unpack"), "{hint}");
+    let sha = bioner::model::delta::unpack(&delta, Some(base.path()), &rebuilt).unwrap();
+    assert_eq!(sha, info.weights_sha256);
+    let loaded = NerModel::load(&rebuilt, Device::Cpu).unwrap();
+    let batch: Vec<&Prepared> = prepared.iter().map(|(p, _)| p).collect();
+    let (x, y) = (
+        model.predict_batch(&batch),
+        loaded.model.predict_batch(&batch),
+    );
+    assert!(
+        x.iter().any(|p| !p.is_empty()),
+        "a trained model predicts spans"
+    );
+    for (a, b) in x.iter().zip(&y) {
+        let spans = |v: &Vec<bioner::model::SpanPrediction>| -> Vec<(usize, usize, usize)> {
+            v.iter().map(|p| (p.start, p.end, p.label)).collect()
+        };
+        assert_eq!(spans(a), spans(b));
+        for (p, q) in a.iter().zip(b) {
+            assert!((p.score - q.score).abs() < 2e-2, "{p:?} vs {q:?}");
+        }
+    }
+
+    // Without its base, with another base, or damaged: a clear error, no weights written.
+    let err = |r: Result<String, bioner::model::ModelError>| r.unwrap_err().to_string();
+    let missing = err(bioner::model::delta::unpack(
+        &delta,
+        None,
+        &work.path().join("a"),
+    ));
+    assert!(
+        missing.contains("not there") && missing.contains("--base"),
+        "{missing}"
+    );
+    let other = tempfile::tempdir().unwrap();
+    let shifted: Vec<(String, tch::Tensor)> = base_weights
+        .iter()
+        .map(|(n, t)| (n.clone(), t + 1e-3))
+        .collect();
+    tch::Tensor::write_safetensors(&shifted, other.path().join("model.safetensors")).unwrap();
+    let wrong = err(bioner::model::delta::unpack(
+        &delta,
+        Some(other.path()),
+        &work.path().join("b"),
+    ));
+    assert!(wrong.contains("not the same base encoder"), "{wrong}");
+    let file = delta.join("model.delta.safetensors");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0x11;
+    std::fs::write(&file, bytes).unwrap();
+    let damaged = err(bioner::model::delta::unpack(
+        &delta,
+        Some(base.path()),
+        &work.path().join("c"),
+    ));
+    assert!(damaged.contains("damaged"), "{damaged}");
+    assert!(!work.path().join("c/model.safetensors").exists());
+}

@@ -8,6 +8,7 @@ mod bio;
 mod coattention;
 mod crf;
 mod decode;
+pub mod delta;
 mod device;
 mod gcn;
 mod saved;

@@ -281,17 +281,7 @@ impl NerModel {
             source,
         })?;
         std::fs::rename(&tmp, &out).map_err(io(&out))?;
-        for entry in std::fs::read_dir(src).map_err(io(src))? {
-            let entry = entry.map_err(io(src))?;
-            let path = entry.path();
-            let name = entry.file_name();
-            if path.is_file()
-                && name != "model.safetensors"
-                && !name.to_string_lossy().ends_with(".tmp")
-            {
-                std::fs::copy(&path, dst.join(&name)).map_err(io(&path))?;
-            }
-        }
+        super::delta::copy_other_files(src, dst)?;
         let bytes = std::fs::read(&out).map_err(io(&out))?;
         use sha2::Digest;
         Ok(format!("{:x}", sha2::Sha256::digest(&bytes)))
@@ -381,6 +371,22 @@ impl SavedModel {
     /// Reads a model directory's `bioner.json`, checking its format version.
     pub fn read(dir: &Path) -> Result<SavedModel, ModelError> {
         let path = dir.join("bioner.json");
+        let mut delta = dir.as_os_str().to_owned();
+        delta.push(".delta");
+        let delta = std::path::PathBuf::from(delta);
+        if !dir.exists() && delta.join(super::delta::DELTA_INFO).is_file() {
+            return Err(ModelError::Invalid {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "no such model directory, but {} holds it as a difference from its base \
+                     encoder: rebuild it with `bioner unpack {} {}` (for models/ner-accurate, \
+                     `ops/setup.sh --model accurate` does)",
+                    delta.display(),
+                    delta.display(),
+                    dir.display()
+                ),
+            });
+        }
         let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
             path: path.clone(),
             source,
