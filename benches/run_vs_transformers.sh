@@ -7,6 +7,7 @@
 #
 #   benches/run_vs_transformers.sh [N_DOCS]          # default 1000 abstracts
 #   MODEL=models/x HF_BATCH1_DOCS=200 ROUNDS=1 benches/run_vs_transformers.sh 1000
+#   BIN=models/results/bin/bioner-x MODEL=models/ner-accurate ENCODER=models/all-mpnet-base-v2 benches/run_vs_transformers.sh
 #
 # bioner: one process under /usr/bin/time -v; abstracts/s = documents / wall seconds of the
 # whole process (model load included); the run summary's own documents/s is printed too.
@@ -27,7 +28,7 @@ DATA="${BIONER_DATA_DIR:-../shared/data}"
 HF_BATCH1_DOCS="${HF_BATCH1_DOCS:-$N_DOCS}"
 HF_BATCHES="${HF_BATCHES:-1 8 32}"
 ROUNDS="${ROUNDS:-3}"
-BIN=target/release/bioner
+BIN="${BIN:-target/release/bioner}"
 PY=.venv/bin/python
 
 [[ -d "$MODEL" ]] || { echo "no model directory $MODEL (train one first, ops/demo.sh)" >&2; exit 1; }
