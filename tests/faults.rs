@@ -510,16 +510,8 @@ fn a_worker_rides_out_a_broker_restart() {
         seen["doc_ids"],
         serde_json::json!(ids.iter().collect::<Vec<_>>())
     );
-    use rdkafka::ClientConfig;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::Message;
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &broker.addr)
-        .set("group.id", common::unique("reader"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[&output]).unwrap();
+    let consumer = broker.reader(&output);
     let mut keys = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     while keys.len() < N && Instant::now() < deadline {
@@ -887,8 +879,6 @@ fn table_files(name: &str) -> [String; 3] {
 /// confirmed; docs/OPERATIONS.md.)
 #[test]
 fn the_kafka_sink_rides_out_its_broker_away_for_a_minute() {
-    use rdkafka::ClientConfig;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::Message;
     const FILES: usize = 8;
     const PER_FILE: usize = 100;
@@ -927,13 +917,7 @@ fn the_kafka_sink_rides_out_its_broker_away_for_a_minute() {
     let waited = s["stage_seconds"]["sinks"].as_f64().unwrap();
     assert!(waited > 45.0, "the sinks did not wait for the broker: {s}");
 
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &broker.addr)
-        .set("group.id", common::unique("reader"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[&output]).unwrap();
+    let consumer = broker.reader(&output);
     let ids: BTreeSet<String> = (0..FILES * PER_FILE).map(|i| doc(i).0).collect();
     // (key, run id) -> the payloads seen.
     let mut seen: std::collections::BTreeMap<(String, String), BTreeSet<String>> =

@@ -404,7 +404,6 @@ pq.write_table(pa.table({"doc": pa.array(ids, pa.int64()), "t": titles, "a": abs
 #[test]
 fn kafka_documents_in_entity_messages_out_offsets_committed() {
     use rdkafka::ClientConfig;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::Message;
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
@@ -471,14 +470,7 @@ fn kafka_documents_in_entity_messages_out_offsets_committed() {
     assert_eq!(s["rejects"], 2, "{s}");
 
     // One message per document and deletion, keyed by id, with the entities Parquet has.
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &broker.addr)
-        .set("group.id", common::unique("reader"))
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[&output]).unwrap();
+    let consumer = broker.reader(&output);
     let mut messages = std::collections::BTreeMap::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while messages.len() < 4 && std::time::Instant::now() < deadline {

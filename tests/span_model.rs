@@ -389,16 +389,6 @@ fn a_model_packed_as_a_delta_from_its_base_encoder_rebuilds_and_predicts_the_sam
     let encoder = Encoder::new(&tiny_encoder_config(dir.config().vocab_size), vs.root());
     let model =
         NerModel::new(SpanNerConfig::new(labels()), None, encoder, &tok, vs.root()).unwrap();
-    // The "public encoder": the initial encoder weights, as a Hugging Face directory would
-    // hold them (`bert.` prefixes, which the delta ignores as the loader does).
-    let base = tempfile::tempdir().unwrap();
-    let base_weights: Vec<(String, tch::Tensor)> = vs
-        .variables()
-        .into_iter()
-        .filter(|(n, _)| n.starts_with("embeddings.") || n.starts_with("encoder."))
-        .map(|(n, t)| (format!("bert.{n}"), t.copy()))
-        .collect();
-    tch::Tensor::write_safetensors(&base_weights, base.path().join("model.safetensors")).unwrap();
     let prepared: Vec<_> = data()
         .into_iter()
         .map(|(w, h, g)| {
@@ -417,6 +407,17 @@ fn a_model_packed_as_a_delta_from_its_base_encoder_rebuilds_and_predicts_the_sam
     model
         .save(&vs, out.path(), dir.path(), (None, None), None)
         .unwrap();
+    // The "public encoder" it was fine-tuned from: as fine-tuning does, the model's encoder
+    // weights differ from it by little (here by noise of sd 2e-3), saved as a Hugging Face
+    // directory holds them (`bert.` prefixes, which the delta ignores as the loader does).
+    let base = tempfile::tempdir().unwrap();
+    let base_weights: Vec<(String, tch::Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("embeddings.") || n.starts_with("encoder."))
+        .map(|(n, t)| (format!("bert.{n}"), &t + t.randn_like() * 2e-3))
+        .collect();
+    tch::Tensor::write_safetensors(&base_weights, base.path().join("model.safetensors")).unwrap();
 
     let work = tempfile::tempdir().unwrap();
     let (delta, rebuilt) = (work.path().join("m.delta"), work.path().join("rebuilt"));
@@ -452,7 +453,7 @@ fn a_model_packed_as_a_delta_from_its_base_encoder_rebuilds_and_predicts_the_sam
         };
         assert_eq!(spans(a), spans(b));
         for (p, q) in a.iter().zip(b) {
-            assert!((p.score - q.score).abs() < 2e-2, "{p:?} vs {q:?}");
+            assert!((p.score - q.score).abs() < 5e-3, "{p:?} vs {q:?}");
         }
     }
 

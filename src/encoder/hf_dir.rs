@@ -274,18 +274,9 @@ impl HfModelDir {
     /// checkpoints saved from `BertModel` (no prefix) and from task models (`bert.` prefix)
     /// look the same: `embeddings.word_embeddings.weight`, `encoder.layer.0....`.
     pub fn load_weights(&self, device: Device) -> Result<Vec<(String, Tensor)>, ModelDirError> {
-        let path = self.weights_path();
-        let tensors = Tensor::read_safetensors(&path)
-            .map_err(|source| ModelDirError::Weights { path, source })?;
-        Ok(tensors
+        Ok(read_weights(&self.weights_path())?
             .into_iter()
-            .map(|(name, t)| {
-                let name = name
-                    .strip_prefix("bert.")
-                    .map(str::to_owned)
-                    .unwrap_or(name);
-                (name, t.to_device(device))
-            })
+            .map(|(name, t)| (name, t.to_device(device)))
             .collect())
     }
 
@@ -363,4 +354,24 @@ impl HfModelDir {
             }),
         }
     }
+}
+
+/// Every tensor of a `model.safetensors` file on the CPU, with `bert.` prefixes dropped (task
+/// models save the encoder under `bert.`): `embeddings.word_embeddings.weight`,
+/// `encoder.layer.0....`.
+pub fn read_weights(path: &Path) -> Result<Vec<(String, Tensor)>, ModelDirError> {
+    let tensors = Tensor::read_safetensors(path).map_err(|source| ModelDirError::Weights {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(tensors
+        .into_iter()
+        .map(|(name, t)| {
+            let name = name
+                .strip_prefix("bert.")
+                .map(str::to_owned)
+                .unwrap_or(name);
+            (name, t)
+        })
+        .collect())
 }

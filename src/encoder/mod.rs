@@ -10,6 +10,7 @@ mod transformer;
 pub use autocast::Autocast;
 pub use hf_dir::{
     Activation, Architecture, DEFAULT_ENCODER_DIR, EncoderConfig, HfModelDir, ModelDirError,
+    read_weights,
 };
 pub use int8::{Dense, Int8Error, Int8Linear};
 pub use subwords::{Pooling, SubwordError, Windows, layout, windows};

@@ -73,16 +73,8 @@ fn sha256_file(path: &Path) -> Result<String, ModelError> {
 fn base_tensors(base: &Path) -> Result<(HashMap<String, Tensor>, String), ModelError> {
     let weights = base.join("model.safetensors");
     let sha = sha256_file(&weights)?;
-    let tensors = Tensor::read_safetensors(&weights).map_err(torch(&weights))?;
-    let map = tensors
+    let map = crate::encoder::read_weights(&weights)?
         .into_iter()
-        .map(|(name, t)| {
-            let name = name
-                .strip_prefix("bert.")
-                .map(str::to_owned)
-                .unwrap_or(name);
-            (name, t)
-        })
         .collect();
     Ok((map, sha))
 }

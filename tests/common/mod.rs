@@ -210,6 +210,20 @@ impl Broker {
 
 impl Broker {
     /// Creates `topic` with `partitions` partitions (replication 1) and waits for the answer.
+    /// A consumer of `topic` from its start, in a group of its own (reads every message).
+    pub fn reader(&self, topic: &str) -> rdkafka::consumer::BaseConsumer {
+        use rdkafka::consumer::Consumer;
+        let consumer: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.addr)
+            .set("group.id", unique("reader"))
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        consumer
+    }
+
     pub fn create_topic(&self, topic: &str, partitions: i32) {
         use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
         use rdkafka::client::DefaultClientContext;
