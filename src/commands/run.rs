@@ -33,6 +33,9 @@ pub fn run(a: RunArgs) -> Result<()> {
     let run_id = bioner::pipeline::new_run_id();
     logging::set_run_id(&run_id);
     let config = RunConfig::from_file(&a.pipeline, &a.overrides)?;
+    for unused in config.unused_settings() {
+        tracing::warn!("{}: {unused}", a.pipeline.display());
+    }
     let stop = Arc::new(AtomicBool::new(false));
     super::stop_on_signals(stop.clone(), "stopping: finishing work in flight");
     let options = RunOptions {

@@ -219,6 +219,26 @@ impl RunConfig {
         Ok(self)
     }
 
+    /// Settings that take no effect in this pipeline, each as a sentence for a warning: a
+    /// `[storage]` table when nothing is on object storage.
+    pub fn unused_settings(&self) -> Vec<String> {
+        let remote = self
+            .sinks
+            .parquet
+            .as_ref()
+            .is_some_and(|p| p.dir.is_remote())
+            || self.run.manifest.as_ref().is_some_and(Location::is_remote);
+        let mut out = Vec::new();
+        if self.storage.is_some() && !remote {
+            out.push(
+                "[storage] is set but unused: sinks.parquet.dir and run.manifest are local \
+                 paths (it applies only to s3:// locations)"
+                    .to_owned(),
+            );
+        }
+        out
+    }
+
     /// What does not hang together, as the message of a
     /// [`ConfigError::Invalid`](crate::config::ConfigError::Invalid).
     fn check(&self) -> Result<(), String> {
@@ -298,8 +318,13 @@ mod tests {
             "{BASE}[storage]\nendpoint = \"http://127.0.0.1:9000\"\nmax_retries = 3\n"
         ))
         .unwrap();
+        // a local sink does not use it: a warning says so
+        assert_eq!(c.unused_settings().len(), 1, "{:?}", c.unused_settings());
         let st = c.storage.unwrap();
         assert_eq!((st.max_retries, st.retry_timeout_s), (3, 180));
+        let remote =
+            format!("{BASE}[storage]\nregion = \"x\"\n").replace("\"out\"", "\"s3://b/p\"");
+        assert!(parse(&remote).unwrap().unused_settings().is_empty());
         let e = parse(&format!("{BASE}[storage]\nendpiont = \"x\"\n")).unwrap_err();
         assert!(e.contains("unknown field `endpiont`"), "{e}");
     }
