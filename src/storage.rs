@@ -334,6 +334,21 @@ impl Bucket {
             .map_err(self.object_err(prefix))
     }
 
+    /// The keys directly under `prefix` (one level, as a directory is listed), sorted.
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let p = ObjectPath::from(prefix);
+        let mut keys: Vec<String> = self
+            .runtime
+            .block_on(self.store.list_with_delimiter(Some(&p)))
+            .map_err(self.object_err(prefix))?
+            .objects
+            .into_iter()
+            .map(|o| o.location.to_string())
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
     /// The object `key`, or `None` when there is none.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let p = ObjectPath::from(key);
@@ -404,6 +419,46 @@ impl Bucket {
                 .map_err(self.object_err(key))
         })
     }
+}
+
+/// The objects directly under `subdirs` of the bucket location `location` (a run's
+/// `documents/` and `entities/`, say) copied into `dest` under the same relative paths, for
+/// readers of local files; returns how many. A local `location` is an error: read it in place.
+pub fn download_dirs(
+    location: &Location,
+    config: Option<&StorageConfig>,
+    subdirs: &[&str],
+    dest: &Path,
+) -> Result<usize, StorageError> {
+    let Location::S3 { bucket, prefix } = location else {
+        return Err(StorageError::Setup {
+            location: location.to_string(),
+            message: "a local directory: read it in place".into(),
+        });
+    };
+    let default = StorageConfig::default();
+    let b = Bucket::connect(bucket, config.unwrap_or(&default))?;
+    let mut n = 0;
+    for sub in subdirs {
+        let dir = dest.join(sub);
+        std::fs::create_dir_all(&dir).map_err(|source| StorageError::Io {
+            location: dir.display().to_string(),
+            source,
+        })?;
+        for key in b.list(&join_key(prefix, sub))? {
+            let name = key.rsplit('/').next().unwrap_or(&key);
+            // Objects that vanish between listing and reading are skipped, as a directory
+            // entry removed meanwhile would be.
+            let Some(bytes) = b.get(&key)? else { continue };
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(|source| StorageError::Io {
+                location: path.display().to_string(),
+                source,
+            })?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// A location opened for writing files whole.

@@ -530,3 +530,70 @@ print(sorted((m["text"], m["entity_type"]) for m in pq.read_table(sys.argv[1]).t
         );
     }
 }
+
+#[test]
+fn export_reads_a_run_written_to_a_bucket() {
+    let s3 = common::s3::S3::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = two_units(tmp.path());
+    let source = xml_source(&inputs.join("*.xml"));
+    let local = tmp.path().join("local");
+    let p = pipeline(tmp.path(), "local.toml", &source, &local, "");
+    common::bioner_run_ok(&p, &[]);
+    let remote = format!("s3://{}/runs/1", s3.bucket);
+    let storage = s3.storage_toml(&tmp.path().join("spool"), "");
+    let p = pipeline(tmp.path(), "s3.toml", &source, Path::new(&remote), &storage);
+    common::bioner_run_ok(&p, &[]);
+    assert!(
+        s3.keys("runs/1/entities/")
+            .iter()
+            .any(|k| k.ends_with(".parquet"))
+    );
+
+    // The bucket's tables export as the local directory's do; credentials from AWS_*.
+    let export = |dir: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bioner"))
+            .args(["export", dir, "--format", "pubtator"])
+            .env("AWS_ENDPOINT_URL", &s3.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ALLOW_HTTP", "true")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "export {dir}: {err}");
+        (String::from_utf8(out.stdout).unwrap(), err)
+    };
+    let (from_bucket, said) = export(&remote);
+    let (from_dir, _) = export(local.to_str().unwrap());
+    assert!(from_bucket.contains("3001|t|"), "{from_bucket}");
+    assert_eq!(from_bucket, from_dir);
+    assert!(said.contains("downloaded 4 table files"), "{said}");
+    // Nothing is left behind in the temporary directory.
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("bioner-export-")
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // A bucket that is not there: a clear error naming it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bioner"))
+        .args(["export", "s3://no-such-bucket/x", "--format", "pubtator"])
+        .env("AWS_ENDPOINT_URL", &s3.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ALLOW_HTTP", "true")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("s3://no-such-bucket"),
+        "{err}"
+    );
+}

@@ -6,11 +6,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use bioner::export::{Collection, ExportError, Exporter, Format, RunReader, RunStats};
+use bioner::storage::{Location, download_dirs};
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
-    /// The Parquet sink's directory of a `bioner run` (with `documents/` and `entities/`).
-    pub dir: PathBuf,
+    /// The Parquet sink's directory of a `bioner run` (with `documents/` and `entities/`), or
+    /// its `s3://bucket/prefix` (credentials and endpoint from the `AWS_*` environment, as
+    /// `bioner run` reads them; the tables are downloaded to a temporary directory first).
+    pub dir: String,
     /// pubtator, bioc-xml or bioc-json.
     #[arg(long, value_parser = parse_format)]
     pub format: Format,
@@ -31,8 +34,33 @@ fn parse_format(s: &str) -> Result<Format, String> {
     })
 }
 
+/// A run's tables downloaded from a bucket, removed when dropped.
+struct Downloaded(PathBuf);
+
+impl Drop for Downloaded {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub fn run(a: ExportArgs) -> Result<()> {
-    let reader = RunReader::open(&a.dir)?;
+    let location = Location::parse(&a.dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (local, _downloaded) = match &location {
+        Location::Local(dir) => (dir.clone(), None),
+        Location::S3 { .. } => {
+            let scratch = std::env::temp_dir().join(format!(
+                "bioner-export-{}-{}",
+                std::process::id(),
+                bioner::pipeline::new_run_id()
+            ));
+            let guard = Downloaded(scratch.clone());
+            let n = download_dirs(&location, None, &["documents", "entities"], &scratch)
+                .with_context(|| format!("reading the run's tables from {location}"))?;
+            eprintln!("downloaded {n} table files from {location}");
+            (scratch, Some(guard))
+        }
+    };
+    let reader = RunReader::open(&local)?;
     let collection = Collection {
         source: "bioner".into(),
         date: {
@@ -71,7 +99,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
     eprintln!(
         "exported {documents} documents, {entities} entities from {} units of {}{}",
         stats.units,
-        a.dir.display(),
+        a.dir,
         a.out
             .as_ref()
             .map(|p| format!(" to {}", p.display()))
