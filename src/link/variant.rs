@@ -1,6 +1,6 @@
 //! Rewrites of a mention that no name matches as written, each looked up by exact match before
-//! the fuzzy fallback: a few sieves of D'Souza & Ng's multi-pass normaliser (ACL 2015), kept
-//! where they helped on BC5CDR's development split (docs/LINKING.md).
+//! the fuzzy fallback: a few sieves of D'Souza & Ng's multi-pass normaliser (ACL 2015), each
+//! measured alone on BC5CDR's development and test splits (docs/RESULTS.md, "Entity linking").
 //!
 //! 1. **Short forms inside the mention**: a word the document defines as an abbreviation is
 //!    replaced by its long form (`nephrogenic DI` = `nephrogenic diabetes insipidus`);
