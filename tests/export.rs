@@ -551,8 +551,8 @@ fn export_reads_a_run_written_to_a_bucket() {
     );
 
     // The bucket's tables export as the local directory's do; credentials from AWS_*.
-    let export = |dir: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bioner"))
+    let run_export = |dir: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bioner"))
             .args(["export", dir, "--format", "pubtator"])
             .env("AWS_ENDPOINT_URL", &s3.endpoint)
             .env("AWS_ACCESS_KEY_ID", "test")
@@ -560,7 +560,10 @@ fn export_reads_a_run_written_to_a_bucket() {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ALLOW_HTTP", "true")
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let export = |dir: &str| {
+        let out = run_export(dir);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "export {dir}: {err}");
         (String::from_utf8(out.stdout).unwrap(), err)
@@ -582,15 +585,7 @@ fn export_reads_a_run_written_to_a_bucket() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
     // A bucket that is not there: a clear error naming it.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bioner"))
-        .args(["export", "s3://no-such-bucket/x", "--format", "pubtator"])
-        .env("AWS_ENDPOINT_URL", &s3.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ALLOW_HTTP", "true")
-        .output()
-        .unwrap();
+    let out = run_export("s3://no-such-bucket/x");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("s3://no-such-bucket"),
