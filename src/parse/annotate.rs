@@ -92,57 +92,65 @@ pub fn annotate_documents(
 ) -> Vec<Sentence> {
     let mut sentences: Vec<Sentence> = documents
         .par_iter()
-        .flat_map_iter(|doc| {
-            let mut out = Vec::new();
-            for (si, section) in doc.sections.iter().enumerate() {
-                let text = &section.text;
-                let mut chars_before = 0usize;
-                let mut last_byte = 0usize;
-                for range in splitter.split(text) {
-                    chars_before += text[last_byte..range.start].chars().count();
-                    last_byte = range.start;
-                    let sentence_text = &text[range.clone()];
-                    let spans = tokenizer.tokenize(sentence_text);
-                    if spans.is_empty() {
-                        continue;
-                    }
-                    let tokens = spans
-                        .iter()
-                        .map(|s| Token {
-                            text: s.text(sentence_text).to_owned(),
-                            char_start: (s.char_start + chars_before) as u32,
-                            char_end: (s.char_end + chars_before) as u32,
-                        })
-                        .collect::<Vec<_>>();
-                    let sentence_chars = (
-                        chars_before as u32,
-                        (chars_before + sentence_text.chars().count()) as u32,
-                    );
-                    let pieces = cut_long(tokens);
-                    let whole = pieces.len() == 1;
-                    for tokens in pieces {
-                        let (char_start, char_end) = match whole {
-                            true => sentence_chars,
-                            false => (tokens[0].char_start, tokens[tokens.len() - 1].char_end),
-                        };
-                        out.push(Sentence {
-                            doc_id: doc.id.clone(),
-                            section: si as u32,
-                            index: out.len() as u32,
-                            char_start,
-                            char_end,
-                            tree: None,
-                            tokens,
-                            tags: None,
-                        });
-                    }
-                }
-            }
-            out
-        })
+        .flat_map_iter(|doc| split_document(doc, splitter, tokenizer))
         .collect();
     annotate_sentences(&mut sentences, grapher);
     sentences
+}
+
+/// Splits and tokenizes every section of one document, without trees
+/// ([`annotate_sentences`] adds them, for many documents' sentences at once).
+pub fn split_document(
+    doc: &Document,
+    splitter: &dyn SentenceSplitter,
+    tokenizer: &dyn WordTokenizer,
+) -> Vec<Sentence> {
+    let mut out = Vec::new();
+    for (si, section) in doc.sections.iter().enumerate() {
+        let text = &section.text;
+        let mut chars_before = 0usize;
+        let mut last_byte = 0usize;
+        for range in splitter.split(text) {
+            chars_before += text[last_byte..range.start].chars().count();
+            last_byte = range.start;
+            let sentence_text = &text[range.clone()];
+            let spans = tokenizer.tokenize(sentence_text);
+            if spans.is_empty() {
+                continue;
+            }
+            let tokens = spans
+                .iter()
+                .map(|s| Token {
+                    text: s.text(sentence_text).to_owned(),
+                    char_start: (s.char_start + chars_before) as u32,
+                    char_end: (s.char_end + chars_before) as u32,
+                })
+                .collect::<Vec<_>>();
+            let sentence_chars = (
+                chars_before as u32,
+                (chars_before + sentence_text.chars().count()) as u32,
+            );
+            let pieces = cut_long(tokens);
+            let whole = pieces.len() == 1;
+            for tokens in pieces {
+                let (char_start, char_end) = match whole {
+                    true => sentence_chars,
+                    false => (tokens[0].char_start, tokens[tokens.len() - 1].char_end),
+                };
+                out.push(Sentence {
+                    doc_id: doc.id.clone(),
+                    section: si as u32,
+                    index: out.len() as u32,
+                    char_start,
+                    char_end,
+                    tree: None,
+                    tokens,
+                    tags: None,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Adds trees to sentences that already have tokens (e.g. token corpora).

@@ -14,7 +14,7 @@ mod model;
 mod perceptron;
 mod tagger;
 
-pub use annotate::{Grapher, annotate_documents, annotate_sentences, chain_tree};
+pub use annotate::{Grapher, annotate_documents, annotate_sentences, chain_tree, split_document};
 pub use biaffine::{BiaffineConfig, BiaffineParser, BiaffineTraining};
 pub use conllu::{ConlluError, TreeSentence, TreeToken, parse_conllu, read_conllu, write_conllu};
 pub use decode::decode_tree;

@@ -61,6 +61,8 @@ pub enum PipelineError {
     Source(#[from] SourceError),
     #[error("stage {0} stopped unexpectedly")]
     Stage(&'static str),
+    #[error("cannot start the text stage's threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
     #[error(
         "model {}: trained on {trained:?} text, but the pipeline's [text] language is \
          {configured:?} (set [text] language = \"{trained}\")",
@@ -189,6 +191,7 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
         subwords: &loaded.tokenizer,
         max_subwords: loaded.model.config.max_subwords,
     };
+    let text_pool = text_pool(config.run.threads)?;
     let batching = Batching {
         token_budget: config.model.token_budget,
         max_sentences: config.model.max_batch_sentences,
@@ -207,7 +210,9 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
             text_bytes: config.run.chunk_text_bytes,
         };
         let reader = scope.spawn(move || source.read(chunk, &tx_records, &stop));
-        let annotator = scope.spawn(|| stage(rx_records, tx_text, |items| text.run(items)));
+        let annotator = scope.spawn(|| {
+            stage(rx_records, tx_text, |items| text_pool.install(|| text.run(items)))
+        });
         let writer = scope.spawn(|| {
             let observers = Observers {
                 progress: &progress,
@@ -231,6 +236,29 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
     summary.stage_seconds.insert("model".into(), model_busy);
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The text stage's workers (`threads`, 0 = one per core), each running libtorch on one
+/// thread. The parser runs small libtorch operations on them beside the model, which has
+/// libtorch's threads to itself: with libtorch's default every worker would start a team of
+/// as many threads as the model's, several threads a core, and a core's threads wait for
+/// each other.
+fn text_pool(threads: usize) -> Result<rayon::ThreadPool, PipelineError> {
+    // libtorch (OpenMP) keeps a count per thread, taken from a process-wide setting at the
+    // thread's first call and changed by `set_num_threads` on that thread, which also changes
+    // the process-wide setting: each worker makes its first call, then sets its own count,
+    // and this thread sets the setting back.
+    let model_threads = tch::get_num_threads();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("bioner-text-{i}"))
+        .build()?;
+    pool.broadcast(|_| {
+        let _ = tch::get_num_threads();
+        tch::set_num_threads(1);
+    });
+    tch::set_num_threads(model_threads);
+    Ok(pool)
 }
 
 /// The NER model (the one inference loader: device, int8, thresholds) and, when the model
@@ -344,6 +372,25 @@ fn progress_bar(show: bool) -> indicatif::ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::{Device, Kind, Tensor};
+
+    #[test]
+    fn text_workers_run_libtorch_on_one_thread_each_and_the_model_keeps_its_threads() {
+        // A thread of its own: the count it starts with is its own, whatever other tests set.
+        std::thread::spawn(|| {
+            tch::set_num_threads(2);
+            let pool = text_pool(2).unwrap();
+            let workers = pool.broadcast(|_| {
+                // a parallel operation on a worker, as the parser runs them
+                let t = Tensor::ones([1 << 16], (Kind::Float, Device::Cpu)).sum(Kind::Float);
+                (tch::get_num_threads(), t.double_value(&[]))
+            });
+            assert_eq!(workers, vec![(1, 65536.0); 2]);
+            assert_eq!(tch::get_num_threads(), 2, "the model's thread keeps its count");
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn model_id_follows_the_weights_and_the_decision_settings() {
