@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput and peak memory on CPU, end to end: `bioner run` (a Parquet source, the default
 # model, a Parquet sink) against a Hugging Face transformers token-classification pipeline
-# (benches/hf_ner_pipeline.py: the same MiniLM encoder with a randomly initialised head, so
+# (benches/hf_ner_pipeline.py: the same encoder as the bioner model with a randomly initialised head, so
 # a speed/memory comparison only) on the same real PubMed abstracts (the PubTator samples in
 # ${BIONER_DATA_DIR:-../shared/data}/pubmed_sample/pubtator/).
 #
@@ -157,7 +157,7 @@ bioner: wall s = the whole process (model load included); peak RSS from /usr/bin
   = {s['documents'] / s['seconds']:.2f} documents/s ({s['sentences']} sentences, {s['tokens']} tokens, {s['rejects']} rejects).
   Busy seconds per stage (int8, round 1): {s['stage_seconds']}.
   CPU share of the process (time -v, round 1): bioner {b8[0]['cpu']}, {', '.join(f"b{b} {peers[b][0]['cpu']}" for b in batches)} (200% = both cores).
-* transformers: MiniLM encoder + RANDOMLY INITIALISED 5-label head: a speed/memory comparison
+* transformers: the same encoder ($(basename "$ENCODER")) + RANDOMLY INITIALISED 5-label head: a speed/memory comparison
   only, its entities mean nothing. wall s = one timed pass after a 10-document warm-up, model
   load not included (~{h0['load_seconds']:.1f} s). Peak RSS: each batch size's own process,
   /usr/bin/time -v.
