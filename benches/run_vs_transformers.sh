@@ -107,8 +107,8 @@ for ((r = 2; r <= ROUNDS; r++)); do
 done
 
 # One table and the verdict.
-$PY - "$scratch" "$ROUNDS" "$best_batch" $HF_BATCHES <<'EOF'
-import json, re, statistics, sys
+ENCODER="$ENCODER" $PY - "$scratch" "$ROUNDS" "$best_batch" $HF_BATCHES <<'EOF'
+import json, os, re, statistics, sys
 scratch, rounds, best_batch, *batches = sys.argv[1:]
 rounds = int(rounds)
 
@@ -157,7 +157,7 @@ bioner: wall s = the whole process (model load included); peak RSS from /usr/bin
   = {s['documents'] / s['seconds']:.2f} documents/s ({s['sentences']} sentences, {s['tokens']} tokens, {s['rejects']} rejects).
   Busy seconds per stage (int8, round 1): {s['stage_seconds']}.
   CPU share of the process (time -v, round 1): bioner {b8[0]['cpu']}, {', '.join(f"b{b} {peers[b][0]['cpu']}" for b in batches)} (200% = both cores).
-* transformers: the same encoder ($(basename "$ENCODER")) + RANDOMLY INITIALISED 5-label head: a speed/memory comparison
+* transformers: the same encoder ({os.path.basename(os.environ["ENCODER"].rstrip("/"))}) + RANDOMLY INITIALISED 5-label head: a speed/memory comparison
   only, its entities mean nothing. wall s = one timed pass after a 10-document warm-up, model
   load not included (~{h0['load_seconds']:.1f} s). Peak RSS: each batch size's own process,
   /usr/bin/time -v.
