@@ -211,7 +211,9 @@ pub fn run(config: &RunConfig, options: &RunOptions) -> Result<RunSummary, Pipel
         };
         let reader = scope.spawn(move || source.read(chunk, &tx_records, &stop));
         let annotator = scope.spawn(|| {
-            stage(rx_records, tx_text, |items| text_pool.install(|| text.run(items)))
+            stage(rx_records, tx_text, |items| {
+                text_pool.install(|| text.run(items))
+            })
         });
         let writer = scope.spawn(|| {
             let observers = Observers {
@@ -386,7 +388,11 @@ mod tests {
                 (tch::get_num_threads(), t.double_value(&[]))
             });
             assert_eq!(workers, vec![(1, 65536.0); 2]);
-            assert_eq!(tch::get_num_threads(), 2, "the model's thread keeps its count");
+            assert_eq!(
+                tch::get_num_threads(),
+                2,
+                "the model's thread keeps its count"
+            );
         })
         .join()
         .unwrap();
