@@ -404,7 +404,8 @@ fn a_model_packed_as_a_delta_from_its_base_encoder_rebuilds_and_predicts_the_sam
     // (60 sufficed on one machine, not on CI's).
     let mut opt = nn::Adam::default().build(&vs, 1e-3).unwrap();
     for step in 0..400 {
-        if step % 20 == 0 && step >= 60 && model.predict_batch(&batch).iter().any(|p| !p.is_empty()) {
+        if step % 20 == 0 && step >= 60 && model.predict_batch(&batch).iter().any(|p| !p.is_empty())
+        {
             break;
         }
         let (p, g) = &prepared[step % 4];
