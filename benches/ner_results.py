@@ -1,4 +1,4 @@
-"""Renders models/results/runs.jsonl (written by benches/ner_results.sh) as the markdown table of
+"""Renders benches/results/ner_runs.jsonl (written by benches/ner_results.sh) as the markdown table of
 docs/RESULTS.md: test P/R/F1 per row (mean ± sd over seeds when there are several), with the
 wall time and the command of each run."""
 
@@ -21,7 +21,7 @@ def cell(values):
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def main(path="models/results/runs.jsonl"):
+def main(path="benches/results/ner_runs.jsonl"):
     runs = defaultdict(list)
     for line in open(path):
         r = json.loads(line)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Re-measures rows of the paper's tables 2 and 5 on this machine: trains each row with
 # `bioner train`, scores the best checkpoint on the test split, and appends one JSON line per
-# run (row, seed, test P/R/F1 per type and micro, wall time, command) to
-# models/results/runs.jsonl. Then `benches/ner_results.py` renders the table in docs/RESULTS.md.
+# run (row, seed, test P/R/F1 per type and micro, the dev curve, wall time, command, commit) to
+# benches/results/ner_runs.jsonl (RUNS=...), which is tracked: a machine can be replaced between
+# sessions, the record of what ran must not go with it (the models stay in the git-ignored
+# models/results/). Then `benches/ner_results.py` renders the table in docs/RESULTS.md.
 #
 #   benches/ner_results.sh bc5cdr bertcrf noda full          # rows, in order
 #   SEEDS="1 2 3" benches/ner_results.sh bc5cdr full
@@ -55,7 +57,8 @@ prepare() {
 }
 prepare "$corpus"
 
-mkdir -p models/results
+RUNS="${RUNS:-benches/results/ner_runs.jsonl}"
+mkdir -p models/results "$(dirname "$RUNS")"
 for row in "$@"; do
   case "$row" in
     full)          sets=() ;;
@@ -101,14 +104,19 @@ for row in "$@"; do
     secs=$(( $(date +%s) - start + before ))
     echo "$secs" > "$out.seconds"
     [ "$status" = 0 ] || { echo "== stopped ($status); run the same command again to continue" >&2; exit "$status"; }
-    .venv/bin/python - "$corpus" "$name" "$seed" "$secs" "$out" "${cmd[*]}" >> models/results/runs.jsonl <<'PY'
-import json, sys
-corpus, row, seed, secs, out, cmd = sys.argv[1:]
+    commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    .venv/bin/python - "$corpus" "$name" "$seed" "$secs" "$out" "${cmd[*]}" "$commit" >> "$RUNS" <<'PY'
+import json, platform, sys
+corpus, row, seed, secs, out, cmd, commit = sys.argv[1:]
 test = json.load(open(f"{out}/test.json"))
 metrics = [json.loads(l) for l in open(f"{out}/metrics.jsonl")]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+           platform.processor())
 print(json.dumps({"corpus": corpus, "row": row, "seed": int(seed), "wall_seconds": int(secs),
                   "epochs_run": len(metrics), "best_dev_f1": max(m["dev_f1"] for m in metrics),
-                  "test": test, "command": cmd}))
+                  "dev_curve": [round(m["dev_f1"], 2) for m in metrics],
+                  "train_seconds": [round(m.get("train_seconds", 0)) for m in metrics],
+                  "test": test, "command": cmd, "commit": commit, "cpu": cpu}))
 PY
   done
 done

