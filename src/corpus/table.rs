@@ -23,10 +23,13 @@ use crate::document::{Document, Mention, Section, Sentence, Token, Tree};
 /// Version of the three corpus table schemas, written to each file's footer.
 pub const CORPUS_SCHEMA_VERSION: &str = "1";
 
-fn dict() -> DataType {
+/// A dictionary-encoded string column (Int32 keys): the type of every low-cardinality
+/// string column bioner writes.
+pub(crate) fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
+/// A list column of `dt` with nullable items (arrow's default `item` field).
 pub(crate) fn list_of(dt: DataType) -> DataType {
     DataType::List(Arc::new(Field::new("item", dt, true)))
 }

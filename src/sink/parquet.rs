@@ -21,13 +21,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 
 use super::{Sink, SinkError};
-use crate::corpus::table::writer_properties;
+use crate::corpus::table::{dict, list_of, writer_properties};
 use crate::document::{DocResult, OUTPUT_SCHEMA_VERSION, Stamp, Unit, UnitPart};
 use crate::storage::{Location, StorageConfig, StorageError, Store};
-
-fn dict() -> DataType {
-    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
-}
 
 /// Schema of `entities/*.parquet`.
 pub fn entities_schema() -> SchemaRef {
@@ -52,10 +48,6 @@ pub fn entities_schema() -> SchemaRef {
     ]))
 }
 
-fn string_list() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
-}
-
 /// Schema of `documents/*.parquet`, without the columns a Parquet source passes through
 /// (they follow these, with their input types).
 pub fn documents_schema() -> SchemaRef {
@@ -71,10 +63,10 @@ pub fn documents_schema() -> SchemaRef {
         Field::new("journal", DataType::Utf8, true),
         Field::new("pub_year", DataType::Int32, true),
         Field::new("pub_date", DataType::Utf8, true),
-        Field::new("languages", string_list(), false),
-        Field::new("publication_types", string_list(), false),
-        Field::new("mesh_ids", string_list(), false),
-        Field::new("mesh_headings", string_list(), false),
+        Field::new("languages", list_of(DataType::Utf8), false),
+        Field::new("publication_types", list_of(DataType::Utf8), false),
+        Field::new("mesh_ids", list_of(DataType::Utf8), false),
+        Field::new("mesh_headings", list_of(DataType::Utf8), false),
         Field::new("title", DataType::Utf8, true),
         Field::new("abstract", DataType::Utf8, true),
         Field::new("model_id", dict(), false),
