@@ -5,14 +5,18 @@
 # under /usr/bin/time -v.
 #
 #   benches/memory.sh [N] [KB]            # default 10000 90
+#   SLICE=4 benches/memory.sh 10000 90    # at most 4 input files (2,000 documents) per invocation
 #   MODEL=models/x INT8=true benches/memory.sh 2000 90
-#   FRESH=1 benches/memory.sh 100 90      # start over
+#   FRESH=1 benches/memory.sh 100 90      # start over (forgets the ledger too)
 #
-# Resumable: 10,000 × 90 kB (900 MB of text) takes hours on 2 cores (the model reads every
-# token), so a stopped run (Ctrl-C, a session's end) is continued by running the same command
-# again; finished input files are in the manifest. Every invocation appends its wall time and
-# peak RSS to out/memory/N-KB/runs.log; the report at the end gives the largest peak of all
-# invocations and counts the documents in the output tables.
+# Resumable across machines: 10,000 × 90 kB (900 MB of text) takes about 4 hours on 2 cores
+# (the model reads every token), longer than a session, and a session's machine may not be the
+# next one's. So every invocation appends one line per finished run to a tracked ledger,
+# benches/results/memory-N-KB.jsonl (LEDGER=...): the input files it processed with a SHA-256
+# of their content, documents, entities, rejects, wall time and peak RSS. The next invocation
+# regenerates the same inputs (checked against the ledger's sums), skips the files the ledger
+# lists and processes the rest, or SLICE of them, so that a slice finishes within a session.
+# The report at the end gives every invocation's peak, the largest, and the documents counted.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -28,7 +32,8 @@ dir="out/memory/$N-$KB"
 [[ -n "${FRESH:-}" ]] && rm -rf "$dir"
 mkdir -p "$dir/in"
 [[ -f "$dir/in/.complete" ]] || $PY - "$N" "$KB" "$dir/in" "$DATA"/pubmed_sample/pubtator/bioconcepts2pubtator_offsets.sample_201{6,7}.txt <<'PY'
-import sys, pyarrow as pa, pyarrow.parquet as pq
+import hashlib, json, sys, pyarrow as pa, pyarrow.parquet as pq
+sums = {}
 n, kb, out, files = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 texts = []
 for f in files:
@@ -45,14 +50,44 @@ for i in range(n):
         parts.append(t); size += len(t.encode()) + 1
     batch.append({"pmid": str(70_000_000 + i), "title": f"Long document {i}.", "abstract": " ".join(parts)[: kb * 1000]})
     if len(batch) == 500 or i == n - 1:
-        pq.write_table(pa.Table.from_pylist(batch), f"{out}/long-{i // 500:04d}.parquet", compression="zstd")
+        name = f"long-{i // 500:04d}.parquet"
+        pq.write_table(pa.Table.from_pylist(batch), f"{out}/{name}", compression="zstd")
+        h = hashlib.sha256()
+        for r in batch:
+            h.update(json.dumps(r, sort_keys=True).encode() + b"\n")
+        sums[name] = h.hexdigest()
         batch = []
+json.dump(sums, open(f"{out}/content-sha256.json", "w"), indent=1, sort_keys=True)
 open(f"{out}/.complete", "w").close()
 PY
-cat > "$dir/pipeline.toml" <<TOML
+LEDGER="${LEDGER:-benches/results/memory-$N-$KB.jsonl}"
+[[ -n "${FRESH:-}" ]] && rm -f "$LEDGER"
+mkdir -p "$(dirname "$LEDGER")"
+touch "$LEDGER"
+# The input files still to do (none listed in the ledger), after checking that the inputs made
+# here are the ones the ledger's runs read.
+todo=$($PY - "$dir/in" "$LEDGER" "${SLICE:-0}" <<'PY'
+import json, os, sys
+inp, ledger, slice_ = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sums = json.load(open(f"{inp}/content-sha256.json"))
+done = {}
+for line in open(ledger):
+    if line.strip():
+        done.update(json.loads(line)["inputs"])
+for name, sha in done.items():
+    if sums.get(name) != sha:
+        sys.exit(f"{ledger}: {name} had content sha256 {sha}, the input made here has {sums.get(name)}: "
+                 "not the same inputs (other data or generator); FRESH=1 starts over")
+todo = [n for n in sorted(sums) if n not in done]
+print(" ".join(todo[:slice_] if slice_ > 0 else todo))
+PY
+)
+if [[ -n "$todo" ]]; then
+  paths=$(printf '"%s", ' $(for f in $todo; do echo "$dir/in/$f"; done))
+  cat > "$dir/pipeline.toml" <<TOML
 [source]
 kind = "parquet"
-paths = ["$dir/in/*.parquet"]
+paths = [${paths%, }]
 
 [model]
 dir = "$MODEL"
@@ -63,22 +98,38 @@ int8 = $INT8
 dir = "$dir/out"
 document_text = false
 TOML
-/usr/bin/time -v "$BIN" run "$dir/pipeline.toml" --json --quiet > "$dir/summary.json" 2> "$dir/stderr.log" \
-  || { tail -20 "$dir/stderr.log" >&2; exit 1; }
-peak_kb=$(sed -n 's/^\s*Maximum resident set size (kbytes): //p' "$dir/stderr.log")
-wall=$(sed -n 's/^\s*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$dir/stderr.log")
-done_now=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['documents'])" "$dir/summary.json")
-echo "$(date -u +%FT%TZ) documents=$done_now wall=$wall peak_rss_kb=$peak_kb" >> "$dir/runs.log"
-echo "== this invocation: $done_now documents of ~$KB kB, wall $wall, peak RSS $((peak_kb / 1024)) MB"
-$PY - "$dir" "$N" <<'PY'
-import sys, re, duckdb
-d, n = sys.argv[1], int(sys.argv[2])
-runs = [l for l in open(f"{d}/runs.log") if l.strip()]
-peaks = [int(re.search(r"peak_rss_kb=(\d+)", l).group(1)) for l in runs]
-out = duckdb.sql(f"SELECT count(*), count(DISTINCT doc_id), sum(sentences), sum(tokens) FROM '{d}/out/documents/*.parquet'").fetchall()[0]
-print(f"== {out[0]} of {n} documents in the tables ({out[1]} distinct; {out[2]} sentences, {out[3]} tokens) "
-      f"over {len(runs)} invocation(s); largest peak RSS {max(peaks) / 1024:.0f} MB "
-      f"(each: {', '.join(f'{p / 1024:.0f}' for p in peaks)} MB)")
-if out[0] < n:
+  echo "== $(wc -w <<< "$todo") input file(s) this invocation: $todo"
+  /usr/bin/time -v "$BIN" run "$dir/pipeline.toml" --force --json --quiet > "$dir/summary.json" 2> "$dir/stderr.log" \
+    || { tail -20 "$dir/stderr.log" >&2; exit 1; }
+  $PY - "$dir" "$todo" "$LEDGER" "$(git rev-parse --short HEAD)" "$MODEL" "$INT8" <<'PY'
+import datetime, json, re, sys
+d, todo, ledger, commit, model, int8 = sys.argv[1:]
+s = json.load(open(f"{d}/summary.json"))
+err = open(f"{d}/stderr.log").read()
+peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
+wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", err).group(1)
+sums = json.load(open(f"{d}/in/content-sha256.json"))
+if s["failed_inputs"] or s["skipped_inputs"]:
+    sys.exit(f"inputs failed or skipped: {s['failed_inputs']} {s['skipped_inputs']}; not recorded")
+line = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "inputs": {n: sums[n] for n in todo.split()}, "documents": s["documents"],
+        "entities": sum(s["entities"].values()), "rejects": s["rejects"], "wall": wall,
+        "peak_rss_kb": peak, "model": model, "int8": int8 == "true", "commit": commit,
+        "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "")}
+open(ledger, "a").write(json.dumps(line) + "\n")
+print(f"== this invocation: {s['documents']} documents, wall {wall}, peak RSS {peak / 1024:.0f} MB")
+PY
+fi
+$PY - "$LEDGER" "$N" "$(wc -w < <(ls "$dir/in" | grep parquet))" <<'PY'
+import json, sys
+ledger, n, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+runs = [json.loads(l) for l in open(ledger) if l.strip()]
+docs = sum(r["documents"] for r in runs)
+done = sum(len(r["inputs"]) for r in runs)
+peaks = [r["peak_rss_kb"] / 1024 for r in runs]
+print(f"== {docs} of {n} documents over {len(runs)} invocation(s) ({done} of {files} input files; "
+      f"{sum(r['rejects'] for r in runs)} rejects, {sum(r['entities'] for r in runs)} entities); "
+      f"largest peak RSS {max(peaks, default=0):.0f} MB (each: {', '.join(f'{p:.0f}' for p in peaks)} MB)")
+if done < files:
     print("== not finished: run the same command again to continue")
 PY
