@@ -399,13 +399,18 @@ fn a_model_packed_as_a_delta_from_its_base_encoder_rebuilds_and_predicts_the_sam
         })
         .collect();
     let batch: Vec<&Prepared> = prepared.iter().map(|(p, _)| p).collect();
-    // Train until the model predicts spans (what the comparison below needs), in rounds of
-    // 20 steps: how many steps that takes varies with the CPU's floating-point kernels
-    // (60 sufficed on one machine, not on CI's).
+    // Train until the model predicts a span with confidence (score >= 0.9), in rounds of 20
+    // steps: how many steps that takes varies with the CPU's floating-point kernels (60
+    // sufficed on one machine, not on CI's).
+    let confident = |m: &NerModel| {
+        m.predict_batch(&batch)
+            .iter()
+            .flatten()
+            .any(|p| p.score >= 0.9)
+    };
     let mut opt = nn::Adam::default().build(&vs, 1e-3).unwrap();
-    for step in 0..400 {
-        if step % 20 == 0 && step >= 60 && model.predict_batch(&batch).iter().any(|p| !p.is_empty())
-        {
+    for step in 0..600 {
+        if step % 20 == 0 && step >= 60 && confident(&model) {
             break;
         }
         let (p, g) = &prepared[step % 4];
@@ -451,16 +456,23 @@ fn a_model_packed_as_a_delta_from_its_base_encoder_rebuilds_and_predicts_the_sam
         loaded.model.predict_batch(&batch),
     );
     assert!(
-        x.iter().any(|p| !p.is_empty()),
-        "a trained model predicts spans"
+        x.iter().flatten().any(|p| p.score >= 0.9),
+        "a trained model predicts spans with confidence"
     );
+    // The 4-bit round trip moves scores by little: every span either model predicts with a
+    // score clear of the 0.5 entity threshold (>= 0.6) is predicted by the other too, with a
+    // score within 5e-3; a span near the threshold may fall on either side of it.
     for (a, b) in x.iter().zip(&y) {
-        let spans = |v: &Vec<bioner::model::SpanPrediction>| -> Vec<(usize, usize, usize)> {
-            v.iter().map(|p| (p.start, p.end, p.label)).collect()
-        };
-        assert_eq!(spans(a), spans(b));
-        for (p, q) in a.iter().zip(b) {
-            assert!((p.score - q.score).abs() < 5e-3, "{p:?} vs {q:?}");
+        for (one, other) in [(a, b), (b, a)] {
+            for p in one.iter().filter(|p| p.score >= 0.6) {
+                let q = other
+                    .iter()
+                    .find(|q| (q.start, q.end, q.label) == (p.start, p.end, p.label))
+                    .unwrap_or_else(|| {
+                        panic!("{p:?} is not predicted by the other model: {other:?}")
+                    });
+                assert!((p.score - q.score).abs() < 5e-3, "{p:?} vs {q:?}");
+            }
         }
     }
 
