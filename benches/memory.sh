@@ -13,7 +13,7 @@
 # (the model reads every token), longer than a session, and a session's machine may not be the
 # next one's. So every invocation appends one line per finished run to a tracked ledger,
 # benches/results/memory-N-KB.jsonl (LEDGER=...): the input files it processed with a SHA-256
-# of their content, documents, entities, rejects, wall time and peak RSS. The next invocation
+# of their content, documents, entities, rejects, wall seconds and peak RSS (MiB). The next invocation
 # regenerates the same inputs (checked against the ledger's sums), skips the files the ledger
 # lists and processes the rest, or SLICE of them, so that a slice finishes within a session.
 # The report at the end gives every invocation's peak, the largest, and the documents counted.
@@ -102,22 +102,22 @@ TOML
   /usr/bin/time -v "$BIN" run "$dir/pipeline.toml" --force --json --quiet > "$dir/summary.json" 2> "$dir/stderr.log" \
     || { tail -20 "$dir/stderr.log" >&2; exit 1; }
   $PY - "$dir" "$todo" "$LEDGER" "$(git rev-parse --short HEAD)" "$MODEL" "$INT8" <<'PY'
-import datetime, json, re, sys
+import datetime, json, sys
+sys.path.insert(0, "benches")
+from time_report import time_v
 d, todo, ledger, commit, model, int8 = sys.argv[1:]
 s = json.load(open(f"{d}/summary.json"))
-err = open(f"{d}/stderr.log").read()
-peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
-wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", err).group(1)
+peak_mib, wall, _ = time_v(f"{d}/stderr.log")
 sums = json.load(open(f"{d}/in/content-sha256.json"))
 if s["failed_inputs"] or s["skipped_inputs"]:
     sys.exit(f"inputs failed or skipped: {s['failed_inputs']} {s['skipped_inputs']}; not recorded")
 line = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "inputs": {n: sums[n] for n in todo.split()}, "documents": s["documents"],
-        "entities": sum(s["entities"].values()), "rejects": s["rejects"], "wall": wall,
-        "peak_rss_kb": peak, "model": model, "int8": int8 == "true", "commit": commit,
+        "entities": sum(s["entities"].values()), "rejects": s["rejects"], "wall_seconds": round(wall, 1),
+        "peak_rss_mib": round(peak_mib), "model": model, "int8": int8 == "true", "commit": commit,
         "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "")}
 open(ledger, "a").write(json.dumps(line) + "\n")
-print(f"== this invocation: {s['documents']} documents, wall {wall}, peak RSS {peak / 1024:.0f} MB")
+print(f"== this invocation: {s['documents']} documents, wall {wall:.0f} s, peak RSS {peak_mib:.0f} MiB")
 PY
 fi
 $PY - "$LEDGER" "$N" "$(wc -w < <(ls "$dir/in" | grep parquet))" <<'PY'
@@ -126,10 +126,10 @@ ledger, n, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 runs = [json.loads(l) for l in open(ledger) if l.strip()]
 docs = sum(r["documents"] for r in runs)
 done = sum(len(r["inputs"]) for r in runs)
-peaks = [r["peak_rss_kb"] / 1024 for r in runs]
+peaks = [r["peak_rss_mib"] for r in runs]
 print(f"== {docs} of {n} documents over {len(runs)} invocation(s) ({done} of {files} input files; "
       f"{sum(r['rejects'] for r in runs)} rejects, {sum(r['entities'] for r in runs)} entities); "
-      f"largest peak RSS {max(peaks, default=0):.0f} MB (each: {', '.join(f'{p:.0f}' for p in peaks)} MB)")
+      f"largest peak RSS {max(peaks, default=0):.0f} MiB (each: {', '.join(f'{p:.0f}' for p in peaks)} MiB)")
 if done < files:
     print("== not finished: run the same command again to continue")
 PY

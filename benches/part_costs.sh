@@ -88,26 +88,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 $PY - "$scratch" "$ROUNDS" "$head" "$TRAIN_SENTENCES" "${runs[@]}" <<'EOF'
-import json, re, statistics, sys
+import json, statistics, sys
+sys.path.insert(0, "benches")
+from time_report import time_v
 scratch, rounds, head, train_n, *runs = sys.argv[1:]
 rounds = int(rounds)
 names = {"default": "shipped default (full, trained)", "full": "full model", "nogcn": "W/O GCN",
          "nocoatt": "W/O co-attention", "nomt": "W/O MT (BIO head)", "bertcrf": "BERT+CRF"}
-
-def time_v(path):
-    text = open(path).read()
-    field = lambda name: re.search(rf"{re.escape(name)}: (.*)", text).group(1)
-    wall = 0.0
-    for part in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"):
-        wall = wall * 60 + float(part)
-    return int(field("Maximum resident set size (kbytes)")) / 1024, wall
 
 rows = {}
 for v in runs:
     rs = []
     for r in range(1, rounds + 1):
         s = json.load(open(f"{scratch}/run-{v}-r{r}.json"))
-        rss, wall = time_v(f"{scratch}/run-{v}-r{r}.time")
+        rss, wall, _ = time_v(f"{scratch}/run-{v}-r{r}.time")
         rs.append(dict(rate=s["documents"] / wall, rss=rss, model=s["stage_seconds"].get("model", 0),
                        text=s["stage_seconds"].get("text", 0), docs=s["documents"]))
     train = None

@@ -109,17 +109,10 @@ done
 # One table and the verdict.
 ENCODER="$ENCODER" $PY - "$scratch" "$ROUNDS" "$best_batch" $HF_BATCHES <<'EOF'
 import json, os, re, statistics, sys
+sys.path.insert(0, "benches")
+from time_report import time_v
 scratch, rounds, best_batch, *batches = sys.argv[1:]
 rounds = int(rounds)
-
-def time_v(path):
-    """Peak RSS (MiB), wall seconds and CPU share from a /usr/bin/time -v report."""
-    text = open(path).read()
-    field = lambda name: re.search(rf"{re.escape(name)}: (.*)", text).group(1)
-    wall = 0.0
-    for part in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"):
-        wall = wall * 60 + float(part)
-    return int(field("Maximum resident set size (kbytes)")) / 1024, wall, field("Percent of CPU this job got")
 
 def bioner(variant, r):
     s = json.load(open(f"{scratch}/bioner-{variant}-r{r}.json"))
