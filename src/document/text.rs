@@ -84,3 +84,9 @@ pub struct Tree {
     pub heads: Vec<u32>,
     pub deprels: Vec<String>,
 }
+
+/// A CJK unified ideograph (the basic block, extensions A to F, the compatibility block):
+/// a character of scripts written without spaces between words, one token each.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}

@@ -296,6 +296,13 @@ impl Encoder {
         self.mixed_bf16.load(Ordering::Relaxed)
     }
 
+    /// Keeps the word-piece embedding matrix at its current values during training: no
+    /// gradient is computed for it, so the optimiser neither updates it nor keeps moments for
+    /// it (see `model.freeze_word_embeddings`).
+    pub fn freeze_word_embeddings(&self) {
+        let _ = self.embeddings.word.ws.set_requires_grad(false);
+    }
+
     /// Creates the encoder in `vs` under `prefix` (empty for the root) and copies the
     /// pretrained weights of `dir` into it. Every encoder variable must be in the checkpoint
     /// (pooler and task heads there are ignored); old checkpoints' LayerNorm `gamma`/`beta`

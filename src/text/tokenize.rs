@@ -1,5 +1,7 @@
 //! Word tokenization with character and byte offsets.
 
+use crate::document::is_cjk;
+
 /// A token as offsets into the text it came from: half-open, in UTF-8 bytes and in Unicode
 /// scalar values (characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,10 +112,6 @@ impl WordTokenizer for BioTokenizer {
             |_, _| true,
         )
     }
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
 impl WordTokenizer for CharTokenizer {

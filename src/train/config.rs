@@ -109,6 +109,14 @@ pub struct ModelTraining {
     /// candidate: for corpora whose annotation misses entities. Absent: every candidate.
     #[serde(default)]
     pub negative_sampling: Option<f64>,
+    /// Keep the encoder's word-piece embedding matrix at its pretrained values (no gradient,
+    /// no optimiser moments; the rest of the encoder still trains). For encoders whose
+    /// vocabulary is most of their weights — multilingual-e5-small's 250,037 pieces are 96 M
+    /// of its 118 M parameters — where zeroing, clipping and updating that whole matrix every
+    /// step is much of a CPU step's time, and pieces the training data never shows stay
+    /// consistent with the ones it does. Off by default.
+    #[serde(default)]
+    pub freeze_word_embeddings: bool,
 }
 
 /// `[model]` as written: both halves, and whatever key neither knows (an error).
@@ -153,6 +161,7 @@ const MODEL_KEYS: &[&str] = &[
     "device",
     "precision",
     "negative_sampling",
+    "freeze_word_embeddings",
     "max_span_len",
     "pooling",
     "overlap",

@@ -562,6 +562,9 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         vs.root(),
     )?;
     Encoder::copy_pretrained(&hf, &vs, "")?;
+    if config.model.training.freeze_word_embeddings {
+        model.encoder().freeze_word_embeddings();
+    }
     let autocast = config.model.training.precision.apply(&mut vs, device)?;
     model.encoder().set_mixed_bf16(autocast);
 

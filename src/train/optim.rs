@@ -312,6 +312,18 @@ mod tests {
         ));
     }
 
+    /// A variable without `requires_grad` (a frozen embedding) gets no moments and no step.
+    #[test]
+    fn skips_frozen_variables() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let _ = (vs.root() / "heads").var_copy("x", &Tensor::from_slice(&[1.0f32]));
+        let frozen = (vs.root() / "heads").var_copy("y", &Tensor::from_slice(&[1.0f32]));
+        let _ = frozen.set_requires_grad(false);
+        let (tensors, steps) = AdamW::new(&vs, 0.0).state();
+        assert_eq!(steps.keys().collect::<Vec<_>>(), ["heads.x"]);
+        assert_eq!(tensors.len(), 2);
+    }
+
     #[test]
     fn groups_by_name() {
         assert_eq!(
