@@ -21,41 +21,21 @@
 # (table 2 baselines, no augmentation), bertcrfda (BERT+CRF on the full model's augmented
 # shards: #23's plain tagger with augmentation), mr / lwtr / sis / sr (one augmentation, with
 # GCN).
-# Corpora are prepared on first use (import, parse, augment; ccks2017 in Chinese, with the
-# character-level parser built first when missing); their source is ../shared/data
-# (BIONER_DATA_DIR).
+# Corpora are prepared on first use (benches/prepare_corpus.sh: import, parse, augment;
+# ccks2017 in Chinese, with the character-level parser built first when missing); their
+# source is ../shared/data (BIONER_DATA_DIR).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 corpus="$1"; shift
 SEEDS="${SEEDS:-1}"
-DATA="${BIONER_DATA_DIR:-../shared/data}"
 if [ -n "${BIN:-}" ]; then
   [ -x "$BIN" ] || { echo "BIN=$BIN is not an executable" >&2; exit 1; }
 else
   BIN=target/release/bioner
   cargo build --release --quiet
 fi
-[ -f models/parser/craft.bnrdep ] || "$BIN" parser train
-
-prepare() {
-  local c="$1" lang=en
-  [ "$c" = ccks2017 ] && lang=zh
-  if [ "$lang" = zh ] && [ ! -f models/parser/zh-gsd.bnrdep ]; then
-    .venv/bin/python ops/zh_treebank.py --data-dir "$DATA"
-    "$BIN" parser train --train data/treebanks/zh-chars/train.conllu --out models/parser/zh-gsd.bnrdep
-  fi
-  for s in train dev test; do
-    if [ ! -f "data/corpora/$c/$s/sentences.parquet" ] \
-       || ! .venv/bin/python -c "import pyarrow.parquet as pq,sys; sys.exit(0 if (pq.read_metadata('data/corpora/$c/$s/sentences.parquet').metadata or {}).get(b'bioner.graph') else 1)"; then
-      [ -f "data/corpora/$c/$s/documents.parquet" ] || "$BIN" import "$c" --data-dir "$DATA"
-      "$BIN" parse "data/corpora/$c/$s" --lang "$lang"
-    fi
-  done
-  [ -f "data/augmented/$c/part-00000.parquet" ] || \
-    "$BIN" augment --lang "$lang" --corpus "data/corpora/$c/train" --out "data/augmented/$c"
-}
-prepare "$corpus"
+BIN="$BIN" benches/prepare_corpus.sh "$corpus"
 
 RUNS="${RUNS:-benches/results/ner_runs.jsonl}"
 mkdir -p models/results "$(dirname "$RUNS")"
