@@ -71,8 +71,10 @@ execs=$(grep -E '^stat::number_of_executed_units:' "$log" | awk '{print $2}' || 
 [ -n "$execs" ] || execs=$(sed -nE 's/^#([0-9]+).*/\1/p' <<< "$last")
 cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<< "$last")
 ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<< "$last")
-units=$(sed -nE 's/.* corp: ([0-9]+)\/.*/\1/p' <<< "$last")
-crashes=$(find "$artifacts" -type f -newer "$marker" ! -name 'timeout-*' | wc -l)
+# (fork mode prints `corp: N`, a plain run `corp: N/SIZE`)
+units=$(sed -nE 's/.* corp: ([0-9]+)[\/ ].*/\1/p' <<< "$last")
+# Timeouts (ignored in fork mode) and slow units are not crashes.
+crashes=$(find "$artifacts" -type f -newer "$marker" ! -name 'timeout-*' ! -name 'slow-unit-*' | wc -l)
 rm -f "$marker"
 printf '{"target": "%s", "started": "%s", "seconds": %s, "exit": %s, "executions": %s, "edges": %s, "features": %s, "corpus": %s, "artifacts": %s, "commit": "%s", "log": "%s"}\n' \
   "$target" "$started" "$seconds" "$status" "${execs:-null}" "${cov:-null}" "${ft:-null}" \
