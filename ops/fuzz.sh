@@ -11,9 +11,9 @@
 #   FUZZ_ARGS="-jobs=2" ops/fuzz.sh T   # extra libFuzzer flags
 #
 # parquet_source runs in libFuzzer's fork mode with -ignore_timeouts=1: the parquet crate's
-# Thrift decoder has a known hang (fuzz/known/parquet_source/, docs/FUZZING.md) that a
-# plain run meets within a minute and stops at; fork mode goes on past it. Timeouts are not
-# counted as findings there.
+# Thrift decoder can spin on crafted input (docs/FUZZING.md; bioner's parquet_guard refuses
+# the inputs found, fuzz/hangs/parquet_source/), and fork mode goes on past a timeout instead
+# of stopping at it. Timeouts are counted in fuzz/runs.jsonl apart from crashes.
 #
 # A crash: copy the input from fuzz/artifacts/TARGET/ to fuzz/regressions/TARGET/ (the test
 # suite replays it, tests/fuzz_regressions.rs), fix the reader, and run the target again.

@@ -43,6 +43,7 @@ pub mod fuzzing;
 pub mod kafka;
 pub mod link;
 pub mod model;
+pub mod parquet_guard;
 pub mod parse;
 pub mod pipeline;
 pub mod sink;

@@ -62,3 +62,51 @@ fn seeds_and_found_crashes_replay_without_a_panic() {
     }
     assert!(replayed >= TARGETS.len());
 }
+
+/// Parquet files on which the fuzzer found the parquet crate's Thrift decoder to spin (in the
+/// footer, or in a page header; docs/FUZZING.md): `bioner::parquet_guard` refuses each one
+/// before the crate decodes it. Each runs on its own thread with a deadline, so a regression
+/// fails here instead of hanging the suite.
+#[test]
+fn parquet_files_that_stalled_the_decoder_are_refused_quickly() {
+    use bioner::document::TextLimits;
+    use bioner::source::parquet::{Columns, ParquetDocuments};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/hangs/parquet_source");
+    let hangs = files(&dir);
+    assert!(
+        hangs.len() >= 10,
+        "expected the hang inputs in {}",
+        dir.display()
+    );
+    for path in hangs {
+        let data = bytes::Bytes::from(std::fs::read(&path).unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let label = path.display().to_string();
+        std::thread::spawn(move || {
+            let columns = Columns {
+                id: "pmid".into(),
+                title: "title".into(),
+                abstract_text: "abstract".into(),
+                passthrough: Vec::new(),
+            };
+            let limits = TextLimits {
+                max_text_bytes: 2_000,
+            };
+            let outcome = ParquetDocuments::from_reader(data, label, &columns, limits)
+                .map(|docs| docs.count());
+            let _ = tx.send(outcome.map_err(|e| e.to_string()));
+        });
+        let outcome = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{}: still decoding after 30 s", path.display()));
+        let message = match outcome {
+            Err(message) => message,
+            Ok(n) => panic!("{}: read ({n} records), not refused", path.display()),
+        };
+        assert!(
+            message.contains("refused before decoding"),
+            "{}: {message}",
+            path.display()
+        );
+    }
+}

@@ -377,6 +377,7 @@ pub(crate) fn open_batches(path: &Path) -> Result<Vec<RecordBatch>, CorpusError>
         path: path.to_path_buf(),
         source,
     })?;
+    crate::parquet_guard::check(&file).map_err(|e| bad(format!("refused before decoding: {e}")))?;
     ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| bad(format!("not a Parquet file: {e}")))?
         .build()
@@ -583,12 +584,10 @@ pub fn footer_metadata(
         path: path.to_path_buf(),
         source,
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
-        CorpusError::malformed(
-            super::error::Location::file(path),
-            format!("not a Parquet file: {e}"),
-        )
-    })?;
+    let bad = |m: String| CorpusError::malformed(super::error::Location::file(path), m);
+    crate::parquet_guard::check(&file).map_err(|e| bad(format!("refused before decoding: {e}")))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| bad(format!("not a Parquet file: {e}")))?;
     Ok(builder
         .metadata()
         .file_metadata()

@@ -182,6 +182,7 @@ fn open_batches_of(path: &Path, names: &[&str]) -> Result<Vec<RecordBatch>, Expo
         path: path.to_path_buf(),
         source,
     })?;
+    crate::parquet_guard::check(&file).map_err(|e| bad(format!("refused before decoding: {e}")))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| bad(format!("not a Parquet file: {e}")))?;
     let roots: Vec<usize> = builder

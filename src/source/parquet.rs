@@ -82,6 +82,8 @@ impl ParquetDocuments {
             path: label.clone(),
             message,
         };
+        crate::parquet_guard::check(&input)
+            .map_err(|e| bad(format!("refused before decoding: {e}")))?;
         let builder = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             ParquetRecordBatchReaderBuilder::try_new(input)
         }))
