@@ -16,7 +16,8 @@
 //! type differs from the declared one (the tables below, taken from the crate's readers), a
 //! collection of booleans (no footer or page header holds one), nesting deeper than the
 //! crate's 64 levels, a varint over ten bytes, a structure running past the end of its bytes,
-//! a column chunk outside the file. What passes is read by the crate as it was walked here, so
+//! a column chunk outside the file, and a dictionary page claiming more values than it has bits
+//! (the crate allocates for the claimed count before decoding). What passes is read by the crate as it was walked here, so
 //! its decoding work is bounded by the file's size. The tables follow the parquet crate's
 //! readers: a field a newer crate knows and they do not would go unchecked, so a test fails
 //! when the crate's version changes, as a reminder to compare them.
@@ -141,6 +142,31 @@ fn check_chunk<R: ChunkReader>(
             }
         };
         headers += 1;
+        // A dictionary page's values are plain-encoded and never null, so each takes at least
+        // one bit of the page; the crate allocates room for the count the header gives before
+        // decoding any (found by the fuzzer: 2^31 eight-byte values claimed by a small page).
+        let values = header
+            .field(7)
+            .and_then(|d| d.field(1))
+            .and_then(Value::int);
+        let page_bytes = header.field(2).and_then(Value::int).unwrap_or(0).max(0);
+        if let Some(values) = values
+            && values > page_bytes.saturating_mul(8)
+        {
+            return Err(GuardError::PageHeader {
+                row_group,
+                column,
+                offset,
+                error: ThriftError {
+                    at: header_len,
+                    problem: format!(
+                        "a dictionary page of {values} values in {page_bytes} bytes (each value \
+                         takes at least a bit; the parquet crate would allocate room for all \
+                         of them first)"
+                    ),
+                },
+            });
+        }
         let header_len = header_len as u64;
         let page_len = header.field(3).and_then(Value::int).unwrap_or(-1);
         let Ok(page_len) = u64::try_from(page_len) else {

@@ -63,10 +63,11 @@ fn seeds_and_found_crashes_replay_without_a_panic() {
     assert!(replayed >= TARGETS.len());
 }
 
-/// Parquet files on which the fuzzer found the parquet crate's Thrift decoder to spin (in the
-/// footer, or in a page header; docs/FUZZING.md): `bioner::parquet_guard` refuses each one
-/// before the crate decodes it. Each runs on its own thread with a deadline, so a regression
-/// fails here instead of hanging the suite.
+/// Parquet files on which the fuzzer found the parquet crate to spin (its Thrift decoder, in
+/// the footer or a page header) or to exhaust memory (a dictionary page claiming 2^31 values;
+/// `oom-*`), docs/FUZZING.md: `bioner::parquet_guard` refuses each one before the crate
+/// decodes it. Each runs on its own thread with a deadline, so a regression fails here
+/// instead of hanging the suite.
 #[test]
 fn parquet_files_that_stalled_the_decoder_are_refused_quickly() {
     use bioner::document::TextLimits;
