@@ -517,7 +517,12 @@ impl Walker<'_> {
                 self.byte()?;
                 Value::Other
             }
-            4..=6 => Value::Int(self.zigzag()?),
+            // The crate reads a declared i16 or i32 by truncating the varint, as here.
+            4..=6 => Value::Int(match (shape, self.zigzag()?) {
+                (Shape::I16, v) => i64::from(v as i16),
+                (Shape::I32, v) => i64::from(v as i32),
+                (_, v) => v,
+            }),
             7 => {
                 self.skip(8)?;
                 Value::Other
@@ -784,6 +789,25 @@ mod tests {
                 other => panic!("expected a refused page header, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_declared_i32_is_truncated_as_the_crate_reads_it() {
+        // PageHeader field 3 (compressed_page_size, an i32) holding 2^32 + 10 in the varint:
+        // the crate reads 10, and so must the walk, or it would check other page headers than
+        // the crate reads.
+        let zigzag: u64 = (1u64 << 32) + 10;
+        let mut bytes = vec![0x35];
+        let mut v = zigzag << 1;
+        while v >= 0x80 {
+            bytes.push((v as u8 & 0x7f) | 0x80);
+            v >>= 7;
+        }
+        bytes.extend([v as u8, 0x00]);
+        let (header, _) = walk_struct(&bytes, PAGE_HEADER).unwrap();
+        assert_eq!(header.field(3).and_then(Value::int), Some(10));
+        let (unknown, _) = walk_struct(&bytes, &[]).unwrap();
+        assert_eq!(unknown.field(3).and_then(Value::int), Some(zigzag as i64));
     }
 
     /// The tables above are the fields parquet 60.1 reads; another version may read more.
