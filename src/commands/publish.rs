@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use bioner::document::{Metadata, Reject, SourceRecord, TextLimits};
 use bioner::kafka::{KafkaSettings, Producer, TopicOutcome, create_topics};
+use bioner::pipeline::failure_line;
 use bioner::source::parquet::Columns;
 use bioner::source::{files, open_records};
 
@@ -178,7 +179,10 @@ pub fn publish(a: PublishArgs) -> Result<()> {
         let records = match open_records(path, is_parquet.then_some(&columns), limits) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("FAILED {}: {e}", path.display());
+                eprintln!(
+                    "FAILED {}",
+                    failure_line(&path.display().to_string(), &e.to_string())
+                );
                 summary
                     .failed_inputs
                     .push((path.display().to_string(), e.to_string()));
@@ -253,7 +257,7 @@ pub fn publish(a: PublishArgs) -> Result<()> {
         summary
             .failed_inputs
             .iter()
-            .map(|(p, e)| format!("  FAILED {p}: {e}\n"))
+            .map(|(p, e)| format!("  FAILED {}\n", failure_line(p, e)))
             .collect::<String>(),
     );
     if a.json {

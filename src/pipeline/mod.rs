@@ -25,7 +25,7 @@ pub use config::{
     SourceConfig, TextConfig,
 };
 pub use stages::{Batching, batches};
-pub use summary::RunSummary;
+pub use summary::{RunSummary, failure_line};
 
 use crate::document::{Chunk, RecordChunk, Stamp, TextLimits};
 use crate::link::Linker;

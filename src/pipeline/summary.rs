@@ -10,6 +10,16 @@ use crate::document::{Reject, UnitTally};
 /// Rejects listed by example in the summary (all are counted and in the rejects table).
 const EXAMPLES: usize = 5;
 
+/// One line for an input that could not be read: the reason, prefixed with the input unless
+/// the reason names it already (a source's errors usually do).
+pub fn failure_line(input: &str, reason: &str) -> String {
+    if reason.contains(input) {
+        reason.to_string()
+    } else {
+        format!("{input}: {reason}")
+    }
+}
+
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct RunSummary {
     pub model_id: String,
@@ -128,7 +138,7 @@ impl fmt::Display for RunSummary {
             }
         )?;
         for (input, reason) in &self.failed_inputs {
-            writeln!(f, "    failed: {input}: {reason}")?;
+            writeln!(f, "    failed: {}", failure_line(input, reason))?;
         }
         writeln!(
             f,
@@ -195,7 +205,22 @@ impl fmt::Display for RunSummary {
 
 #[cfg(test)]
 mod tests {
-    use super::reason_kind;
+    use super::{failure_line, reason_kind};
+
+    #[test]
+    fn a_failed_input_is_named_once() {
+        assert_eq!(
+            failure_line(
+                "in/a.parquet",
+                "in/a.parquet: refused before decoding: footer"
+            ),
+            "in/a.parquet: refused before decoding: footer"
+        );
+        assert_eq!(
+            failure_line("in/a.xml.gz", "unexpected end of file"),
+            "in/a.xml.gz: unexpected end of file"
+        );
+    }
 
     #[test]
     fn reasons_of_one_kind_count_together() {
