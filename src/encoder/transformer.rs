@@ -16,11 +16,12 @@
 //! `tch::nn` module. Each layer has `load(config, path)` and `forward`.
 
 use tch::nn::{self, Module};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::autocast::Autocast;
+use super::dropout::dropout;
 use super::hf_dir::{Activation, Architecture, EncoderConfig, HfModelDir, ModelDirError};
 use super::int8::{Dense, Int8Error, Int8Linear};
 use super::subwords::{Pooling, Windows};
@@ -95,7 +96,7 @@ impl Embeddings {
         if let Some(token_type) = &self.token_type {
             x += token_type.forward(&ids.zeros_like());
         }
-        self.norm.forward(&x).dropout(self.dropout, train)
+        dropout(&self.norm.forward(&x), self.dropout, train)
     }
 }
 
@@ -230,30 +231,38 @@ impl Layer {
                 )
             }
         };
-        // softmax(q kᵀ / √d + bias) v, fused by libtorch.
-        let dropout = if train { self.attention_dropout } else { 0.0 };
-        let context = Tensor::scaled_dot_product_attention(
+        let context = attention(
             &q,
             &k,
             &v,
-            Some(&bias.to_kind(q.kind())),
-            dropout,
-            false,
-            None,
-            false,
+            &bias.to_kind(q.kind()),
+            self.attention_dropout,
+            train,
         )
         .transpose(1, 2)
         .reshape([b, t, hidden]);
-        let attended = self.attention_norm.forward(
-            &(self
-                .attention_out
-                .forward(&context)
-                .dropout(self.dropout, train)
-                + x),
-        );
+        let attended = self
+            .attention_norm
+            .forward(&(dropout(&self.attention_out.forward(&context), self.dropout, train) + x));
         let inner = self.activation.apply(&self.intermediate.forward(&attended));
         self.output_norm
-            .forward(&(self.output.forward(&inner).dropout(self.dropout, train) + attended))
+            .forward(&(dropout(&self.output.forward(&inner), self.dropout, train) + attended))
+    }
+}
+
+/// softmax(q kᵀ / √d + bias) v over [batch, heads, tokens, d], with dropout on the attention
+/// probabilities when training. Without dropout (inference, or dropout 0) libtorch's fused
+/// kernel; with it on the CPU the same computation as libtorch's own unfused path, with the
+/// parallel dropout mask of `dropout` instead of its serial one (CUDA keeps the fused kernel).
+fn attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor, p: f64, train: bool) -> Tensor {
+    let p = if train { p } else { 0.0 };
+    if p > 0.0 && q.device() == Device::Cpu {
+        let d = q.size()[3] as f64;
+        let scores = q.matmul(&k.transpose(-2, -1)) * (1.0 / d.sqrt()) + bias;
+        let probs = scores.softmax(-1, scores.kind());
+        dropout(&probs, p, true).matmul(v)
+    } else {
+        Tensor::scaled_dot_product_attention(q, k, v, Some(bias), p, false, None, false)
     }
 }
 
@@ -439,6 +448,34 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The unfused path taken when training with attention dropout computes what libtorch's
+    /// fused kernel does: with a dropout probability too small to drop anything (below 1/65,536
+    /// it rounds to a mask of ones times 1/(1 − p) ≈ 1) the two agree, in float and bfloat16.
+    #[test]
+    fn unfused_attention_equals_the_fused_kernel() {
+        tch::manual_seed(3);
+        let opts = (Kind::Float, Device::Cpu);
+        let (q, k, v) = (
+            Tensor::randn([2, 3, 7, 4], opts),
+            Tensor::randn([2, 3, 7, 4], opts),
+            Tensor::randn([2, 3, 7, 4], opts),
+        );
+        // Padding at the last two keys of the second sentence, and a position bias.
+        let pad = Tensor::zeros([2, 1, 1, 7], opts);
+        let _ = pad.get(1).narrow(2, 5, 2).fill_(-10_000.0);
+        let bias = pad + Tensor::randn([1, 3, 7, 7], opts);
+        for (kind, tolerance) in [(Kind::Float, 1e-5), (Kind::BFloat16, 3e-2)] {
+            let [q, k, v, bias] = [&q, &k, &v, &bias].map(|t| t.to_kind(kind));
+            let fused = attention(&q, &k, &v, &bias, 0.0, true);
+            let unfused = attention(&q, &k, &v, &bias, 1e-9, true);
+            let diff = (fused.to_kind(Kind::Float) - unfused.to_kind(Kind::Float))
+                .abs()
+                .max()
+                .double_value(&[]);
+            assert!(diff < tolerance, "{kind:?}: differ by {diff}");
+        }
+    }
 
     fn mpnet_config() -> EncoderConfig {
         serde_json::from_value(serde_json::json!({

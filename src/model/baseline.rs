@@ -9,7 +9,7 @@ use super::Prepared;
 use super::bio::{bio_spans, bio_targets};
 use super::crf::Crf;
 use super::decode::SpanPrediction;
-use crate::encoder::{Encoder, Pooling, Windows};
+use crate::encoder::{Encoder, Pooling, Windows, dropout};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,7 +104,7 @@ impl Baseline {
                         .transpose(0, 1)
                         .relu();
                 }
-                self.emit.forward(&x.dropout(self.dropout, train))
+                self.emit.forward(&dropout(&x, self.dropout, train))
             })
             .collect()
     }

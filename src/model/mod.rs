@@ -27,7 +27,9 @@ use tch::nn::{self, Module};
 use tch::{Device, Kind, Reduction, Tensor};
 use tokenizers::Tokenizer;
 
-use crate::encoder::{Dense, Encoder, EncoderConfig, Pooling, SubwordError, Windows, windows};
+use crate::encoder::{
+    Dense, Encoder, EncoderConfig, Pooling, SubwordError, Windows, dropout, windows,
+};
 
 /// Model settings (part of a saved model directory's `config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -284,7 +286,7 @@ impl SpanNer {
             .word_states(&merged, self.config.pooling, train);
         let device = h.device();
         let total = h.size()[0];
-        let drop = |x: Tensor| x.dropout(self.config.dropout, train);
+        let drop = |x: Tensor| dropout(&x, self.config.dropout, train);
         // eq. 2 (or zeros for W/O GCN), over the block-diagonal adjacency of the batch
         let g = match &self.gcn {
             Some(gcn) => {
