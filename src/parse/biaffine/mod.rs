@@ -20,6 +20,8 @@ mod io;
 use tch::nn::{self, Module, OptimizerConfig, RNN};
 use tch::{Device, Kind, Tensor};
 
+use crate::encoder::dropout;
+
 use super::decode::decode_tree;
 use super::tagger::shuffle;
 use features::{PAD, RESERVED, ROOT, SHAPES, UNK, Vocab, normalise, prefix, shape, suffix};
@@ -186,7 +188,7 @@ impl Net {
     }
 
     /// Word states [batch, n, 2·hidden] from the two-layer BiLSTM.
-    fn encode(&self, b: &Batch, dropout: f64, word_dropout: f64, train: bool) -> Tensor {
+    fn encode(&self, b: &Batch, p: f64, word_dropout: f64, train: bool) -> Tensor {
         let words = if train && word_dropout > 0.0 {
             let drop = Tensor::rand(b.words.size(), (Kind::Float, Device::Cpu))
                 .lt(word_dropout)
@@ -195,7 +197,7 @@ impl Net {
         } else {
             b.words.shallow_clone()
         };
-        let mut x = Tensor::cat(
+        let x = Tensor::cat(
             &[
                 self.word.forward(&words),
                 self.prefix.forward(&b.prefixes),
@@ -204,8 +206,8 @@ impl Net {
                 self.tag.forward(&b.tags),
             ],
             2,
-        )
-        .dropout(dropout, train);
+        );
+        let mut x = dropout(&x, p, train);
         for (fwd, bwd) in &self.lstm {
             let (forward, _) = fwd.seq(&x);
             let flip = |t: &Tensor| {
@@ -215,7 +217,7 @@ impl Net {
                     .view(size.as_slice())
             };
             let (backward, _) = bwd.seq(&flip(&x));
-            x = Tensor::cat(&[forward, flip(&backward)], 2).dropout(dropout, train);
+            x = dropout(&Tensor::cat(&[forward, flip(&backward)], 2), p, train);
         }
         x
     }
@@ -223,7 +225,7 @@ impl Net {
     /// Arc scores [batch, dependent, head] (padding heads at -1e9) and the label views.
     fn forward(&self, b: &Batch, t: &BiaffineTraining, train: bool) -> (Tensor, Tensor, Tensor) {
         let x = self.encode(b, t.dropout, t.word_dropout, train);
-        let view = |l: &nn::Linear| l.forward(&x).leaky_relu().dropout(t.dropout, train);
+        let view = |l: &nn::Linear| dropout(&l.forward(&x).leaky_relu(), t.dropout, train);
         let (dep, head) = (view(&self.arc_dep), view(&self.arc_head));
         let arcs = dep
             .matmul(&self.arc_u)
