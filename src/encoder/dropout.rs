@@ -11,7 +11,7 @@
 //! scaled by 1/(1 − p) in the tensor's own dtype, as libtorch's dropout does. On other devices
 //! libtorch's fused kernel is used.
 
-use half::{bf16, f16};
+use half::bf16;
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
@@ -31,8 +31,8 @@ pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     x * mask(&x.size(), x.kind(), p, draw_seed())
 }
 
-/// A dropout mask of `shape`: 0 with probability `p`, 1/(1 − p) otherwise, as `kind` (float,
-/// bfloat16 and float16 filled directly, other kinds converted from float).
+/// A dropout mask of `shape`: 0 with probability `p`, 1/(1 − p) otherwise, as `kind` (float
+/// and bfloat16, the kinds training runs in, filled directly; others converted from float).
 pub fn mask(shape: &[i64], kind: Kind, p: f64, seed: u64) -> Tensor {
     // An element is dropped when its 16 random bits are below this.
     let threshold = (p * 65_536.0).round().clamp(0.0, 65_536.0) as u32;
@@ -45,14 +45,6 @@ pub fn mask(shape: &[i64], kind: Kind, p: f64, seed: u64) -> Tensor {
             threshold,
             bf16::from_f32(scale),
             bf16::ZERO,
-        ),
-        Kind::Half => fill(
-            shape,
-            kind,
-            seed,
-            threshold,
-            f16::from_f32(scale),
-            f16::ZERO,
         ),
         Kind::Float => fill(shape, kind, seed, threshold, scale, 0.0f32),
         other => fill(shape, Kind::Float, seed, threshold, scale, 0.0f32).to_kind(other),
