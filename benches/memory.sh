@@ -9,7 +9,7 @@
 #   MODEL=models/x INT8=true benches/memory.sh 2000 90
 #   FRESH=1 benches/memory.sh 100 90      # start over (forgets the ledger too)
 #
-# Resumable across machines: 10,000 × 90 kB (900 MB of text) takes about 4 hours on 2 cores
+# Resumable across machines: 10,000 × 90 kB (900 MB of text) takes about 6 hours on 2 cores
 # (the model reads every token), longer than a session, and a session's machine may not be the
 # next one's. So every invocation appends one line per finished run to a tracked ledger,
 # benches/results/memory-N-KB.jsonl (LEDGER=...): the input files it processed with a SHA-256
