@@ -33,6 +33,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
     let (_, rdkafka_version) = rdkafka::util::get_rdkafka_version();
     println!("librdkafka: {rdkafka_version}");
     println!("rayon threads: {}", rayon::current_num_threads());
+    println!("allocator: {}", bioner::alloc::allocator());
 
     let dir = HfModelDir::open(&a.encoder)?;
     let cfg = dir.config();

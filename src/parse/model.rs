@@ -260,9 +260,11 @@ impl DependencyModel {
         }
         let mut order: Vec<usize> = (0..sentences.len()).collect();
         order.sort_by_key(|&i| sentences[i].len());
-        let batches: Vec<Vec<Parse>> = order
-            .par_chunks(NEURAL_BATCH)
-            .map(|ids| {
+        let lengths: Vec<usize> = order.iter().map(|&i| sentences[i].len()).collect();
+        let batches: Vec<Vec<Parse>> = neural_batches(&lengths)
+            .into_par_iter()
+            .map(|range| {
+                let ids = &order[range];
                 let words: Vec<&[&str]> = ids.iter().map(|&i| sentences[i].as_slice()).collect();
                 self.parse_neural(&words)
             })
@@ -408,6 +410,32 @@ impl DependencyModel {
 
 /// Sentences per batch of the neural parser at run time.
 const NEURAL_BATCH: usize = 128;
+/// Arc-score cells (sentences × padded width²) per batch of the neural parser: the arc
+/// scores and their softmax are `[batch, width, width]`, so a batch counted in sentences
+/// alone grows with the square of its longest sentence (128 sentences of 256 words: 34 MB a
+/// tensor, several alive at once on each worker). 2²⁰ cells is 4 MiB a tensor: 128 sentences
+/// up to 89 words, 15 of 256.
+const NEURAL_BATCH_CELLS: usize = 1 << 20;
+
+/// Consecutive ranges of sentences, sorted by length (`lengths`, ascending), that make the
+/// neural parser's batches: at most [`NEURAL_BATCH`] sentences and [`NEURAL_BATCH_CELLS`]
+/// arc-score cells each (a sentence longer than the cell budget alone is a batch of its own).
+fn neural_batches(lengths: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, &len) in lengths.iter().enumerate() {
+        let width = len + 1; // the root
+        let rows = i + 1 - start;
+        if rows > 1 && (rows > NEURAL_BATCH || rows * width * width > NEURAL_BATCH_CELLS) {
+            out.push(start..i);
+            start = i;
+        }
+    }
+    if start < lengths.len() {
+        out.push(start..lengths.len());
+    }
+    out
+}
 
 /// Trains the neural parser on the jackknifed tags (`jackknifed[i]`: tag names of sentence i).
 fn train_neural(
@@ -521,6 +549,27 @@ pub fn evaluate(model: &DependencyModel, sentences: &[TreeSentence]) -> Attachme
 mod tests {
     use super::*;
     use crate::parse::{TreeSentence, TreeToken};
+
+    #[test]
+    fn neural_batches_keep_the_arc_scores_within_the_cell_budget() {
+        // 300 short sentences, then 40 of 256 words and one longer than the budget allows
+        let mut lengths = vec![20; 300];
+        lengths.extend([256; 40]);
+        lengths.push(1100);
+        let batches = neural_batches(&lengths);
+        let covered: Vec<usize> = batches.iter().flat_map(|r| r.clone()).collect();
+        assert_eq!(covered, (0..lengths.len()).collect::<Vec<_>>(), "each sentence once, in order");
+        for r in &batches {
+            let width = lengths[r.end - 1] + 1;
+            assert!(r.len() <= NEURAL_BATCH, "{r:?}");
+            assert!(r.len() == 1 || r.len() * width * width <= NEURAL_BATCH_CELLS, "{r:?}");
+        }
+        // the short ones fill whole batches of 128; 257² cells leave room for 15 long ones
+        assert_eq!(batches[0], 0..128);
+        assert!(batches.iter().any(|r| r.len() == 15 && lengths[r.start] == 256));
+        assert_eq!(batches.last(), Some(&(340..341)));
+        assert!(neural_batches(&[]).is_empty());
+    }
 
     /// Synthetic treebank: "the ADJ? NOUN VERB the NOUN (PREP the NOUN)? ." with SD-style heads.
     fn treebank() -> Vec<TreeSentence> {
