@@ -32,7 +32,11 @@ unsafe impl Sync for ConfString {}
 
 /// Which allocator serves `malloc` in this process.
 pub fn allocator() -> &'static str {
-    if cfg!(all(feature = "jemalloc", target_os = "linux", target_env = "gnu")) {
+    if cfg!(all(
+        feature = "jemalloc",
+        target_os = "linux",
+        target_env = "gnu"
+    )) {
         "jemalloc"
     } else if cfg!(all(target_os = "linux", target_env = "gnu")) {
         "glibc"
@@ -143,7 +147,10 @@ mod tests {
             let p = std::hint::black_box(libc::malloc(SIZE));
             assert!(!p.is_null());
             let now = stat(c"stats.allocated").unwrap();
-            assert!(now + SLACK >= during + SIZE, "libc's malloc: {during} -> {now} bytes");
+            assert!(
+                now + SLACK >= during + SIZE,
+                "libc's malloc: {during} -> {now} bytes"
+            );
             libc::free(std::hint::black_box(p));
         }
         drop(t);

@@ -558,15 +558,26 @@ mod tests {
         lengths.push(1100);
         let batches = neural_batches(&lengths);
         let covered: Vec<usize> = batches.iter().flat_map(|r| r.clone()).collect();
-        assert_eq!(covered, (0..lengths.len()).collect::<Vec<_>>(), "each sentence once, in order");
+        assert_eq!(
+            covered,
+            (0..lengths.len()).collect::<Vec<_>>(),
+            "each sentence once, in order"
+        );
         for r in &batches {
             let width = lengths[r.end - 1] + 1;
             assert!(r.len() <= NEURAL_BATCH, "{r:?}");
-            assert!(r.len() == 1 || r.len() * width * width <= NEURAL_BATCH_CELLS, "{r:?}");
+            assert!(
+                r.len() == 1 || r.len() * width * width <= NEURAL_BATCH_CELLS,
+                "{r:?}"
+            );
         }
         // the short ones fill whole batches of 128; 257² cells leave room for 15 long ones
         assert_eq!(batches[0], 0..128);
-        assert!(batches.iter().any(|r| r.len() == 15 && lengths[r.start] == 256));
+        assert!(
+            batches
+                .iter()
+                .any(|r| r.len() == 15 && lengths[r.start] == 256)
+        );
         assert_eq!(batches.last(), Some(&(340..341)));
         assert!(neural_batches(&[]).is_empty());
     }
