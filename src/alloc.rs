@@ -84,29 +84,19 @@ pub mod jemalloc {
     /// A `size_t` statistic (`stats.allocated`, `stats.resident`, ...), refreshed first.
     pub fn stat(name: &CStr) -> Option<usize> {
         let mut epoch: u64 = 1;
-        let mut value: usize = 0;
-        let mut len = std::mem::size_of::<usize>();
-        // SAFETY: `epoch` takes and gives a u64; the statistics are size_t.
-        unsafe {
-            let mut elen = std::mem::size_of::<u64>();
-            let e = (&raw mut epoch).cast::<c_void>();
-            tikv_jemalloc_sys::mallctl(c"epoch".as_ptr(), e, &mut elen, e, elen);
-            let rc = tikv_jemalloc_sys::mallctl(
-                name.as_ptr(),
-                (&raw mut value).cast(),
-                &mut len,
-                std::ptr::null_mut(),
-                0,
-            );
-            (rc == 0).then_some(value)
-        }
+        let mut len = std::mem::size_of::<u64>();
+        let e = (&raw mut epoch).cast::<c_void>();
+        // SAFETY: `epoch` takes and gives a u64.
+        unsafe { tikv_jemalloc_sys::mallctl(c"epoch".as_ptr(), e, &mut len, e, len) };
+        read(name)
     }
 
-    /// A `ssize_t` option (`opt.dirty_decay_ms`, ...).
-    pub fn option_isize(name: &CStr) -> Option<isize> {
-        let mut value: isize = 0;
-        let mut len = std::mem::size_of::<isize>();
-        // SAFETY: the option is an ssize_t.
+    /// A value of `T`'s C type (`size_t` statistics, `ssize_t` options such as
+    /// `opt.dirty_decay_ms`, ...).
+    pub fn read<T: Copy + Default>(name: &CStr) -> Option<T> {
+        let mut value = T::default();
+        let mut len = std::mem::size_of::<T>();
+        // SAFETY: jemalloc writes at most `len` bytes and fails when the sizes differ.
         let rc = unsafe {
             tikv_jemalloc_sys::mallctl(
                 name.as_ptr(),
@@ -122,12 +112,12 @@ pub mod jemalloc {
 
 #[cfg(all(test, feature = "jemalloc", target_os = "linux", target_env = "gnu"))]
 mod tests {
-    use super::jemalloc::{option_isize, stat};
+    use super::jemalloc::{read, stat};
 
     #[test]
     fn jemalloc_runs_with_purging_left_to_release() {
-        assert_eq!(option_isize(c"opt.dirty_decay_ms"), Some(-1));
-        assert_eq!(option_isize(c"opt.muzzy_decay_ms"), Some(-1));
+        assert_eq!(read::<isize>(c"opt.dirty_decay_ms"), Some(-1));
+        assert_eq!(read::<isize>(c"opt.muzzy_decay_ms"), Some(-1));
     }
 
     #[test]
