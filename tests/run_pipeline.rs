@@ -327,6 +327,103 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `[model] document_consistency = true`: within a document every name the model found is an
+/// entity wherever else it occurs (ignoring case, where it overlaps no other entity), with
+/// its majority type. The fixture model finds every occurrence at the default threshold, so
+/// the test raises the entity threshold until the run without consistency misses some.
+#[test]
+fn document_consistency_finds_a_found_name_everywhere_in_its_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("docs.parquet");
+    let (title, abs) = (
+        "FAMOTIDINE and delirium in renal failure.",
+        "Famotidine was given to a patient with renal failure. Delirium followed famotidine. \
+         The famotidine dose and the DELIRIUM were recorded. Lithium, famotidine and delirium: \
+         lithium toxicity, RENAL FAILURE and Delirium again.",
+    );
+    common::run_python(
+        r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+pq.write_table(pa.table({"pmid": ["3001"], "title": [sys.argv[2]], "abstract": [sys.argv[3]]}), sys.argv[1])
+"#,
+        &[input.to_str().unwrap(), title, abs],
+    );
+    // The entity spans of a run, and the occurrences of its names that are not entities of
+    // the name's majority type.
+    let run_with = |threshold: f32, on: bool| -> (Vec<Value>, Vec<Value>) {
+        let out = tmp.path().join(format!("out-{threshold}-{on}"));
+        let p = pipeline(
+            tmp.path(),
+            &format!(
+                "[source]\nkind = \"parquet\"\npaths = [\"{}\"]",
+                input.display()
+            ),
+            &out,
+            "",
+        );
+        let text = std::fs::read_to_string(&p).unwrap().replace(
+            "token_budget = 512\n",
+            &format!(
+                "token_budget = 512\nentity_threshold = {threshold}\n\
+                 document_consistency = {on}\n"
+            ),
+        );
+        assert!(text.contains("document_consistency"));
+        std::fs::write(&p, text).unwrap();
+        let (ok, s, err) = run(&p, &[]);
+        assert!(ok, "{err}");
+        assert_eq!(s["documents"], 1, "{s}");
+        let printed = common::run_python(
+            r#"
+import json, re, sys, collections, duckdb
+out, title, abstract = sys.argv[1], sys.argv[2], sys.argv[3]
+rows = duckdb.sql(f"SELECT section, char_start, char_end, text, entity_type FROM '{out}/entities/*.parquet'").fetchall()
+texts = {"title": title, "abstract": abstract}
+types = collections.defaultdict(collections.Counter)
+for sec, a, b, t, ty in rows:
+    types[t.lower()][ty] += 1
+missed = []
+for name, c in types.items():
+    (ty, n), = c.most_common(1)
+    if 2 * n <= sum(c.values()) or len(name) < 2:
+        continue
+    for sec, text in texts.items():
+        for m in re.finditer(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", text, re.I):
+            spans = [(a, b, t2) for s2, a, b, _, t2 in rows if s2 == sec and a < m.end() and m.start() < b]
+            if not spans:
+                missed.append([sec, m.start(), m.group(0), ty])
+            elif (m.start(), m.end(), ty) not in spans and all(a == m.start() and b == m.end() for a, b, _ in spans):
+                missed.append([sec, m.start(), m.group(0), ty, "typed otherwise"])
+print(json.dumps({"spans": sorted([sec, a, b] for sec, a, b, _, _ in rows), "missed": missed}))
+"#,
+            &[out.to_str().unwrap(), title, abs],
+        );
+        let v: Value = serde_json::from_str(&printed).unwrap();
+        (
+            v["spans"].as_array().unwrap().clone(),
+            v["missed"].as_array().unwrap().clone(),
+        )
+    };
+    for threshold in [0.5, 0.9, 0.99, 0.995, 0.999] {
+        let (without, missed) = run_with(threshold, false);
+        if without.is_empty() {
+            break;
+        }
+        if missed.is_empty() {
+            continue;
+        }
+        let (with, still_missed) = run_with(threshold, true);
+        assert_eq!(still_missed, Vec::<Value>::new(), "at {threshold}");
+        assert!(
+            without.iter().all(|s| with.contains(s)),
+            "consistency keeps every span: {without:?} {with:?}"
+        );
+        assert!(with.len() > without.len(), "{without:?} {with:?}");
+        return;
+    }
+    panic!("no entity threshold made the fixture model miss an occurrence of a name it found");
+}
+
 #[test]
 fn parquet_documents_with_custom_columns() {
     let tmp = tempfile::tempdir().unwrap();

@@ -207,6 +207,29 @@ dir = "{out}"
     let again: Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(again["micro"], test["micro"]);
     assert_eq!(again["micro"]["support"], 8, "{again}");
+    // Document consistency is off unless asked for; asked for, it keeps every predicted span
+    // (it adds spans and may retype some), so there are no fewer predictions.
+    assert_eq!(saved["model"]["document_consistency"], false);
+    let scored = |on: &str| -> Value {
+        serde_json::from_str(&bioner(&[
+            "eval",
+            "--model",
+            out.to_str().unwrap(),
+            "--split",
+            split("test").to_str().unwrap(),
+            "--json",
+            "--document-consistency",
+            on,
+        ]))
+        .unwrap()
+    };
+    assert_eq!(scored("false")["micro"], test["micro"]);
+    let consistent = scored("true");
+    assert!(
+        consistent["micro"]["tp"].as_u64().unwrap() + consistent["micro"]["fp"].as_u64().unwrap()
+            >= test["micro"]["tp"].as_u64().unwrap() + test["micro"]["fp"].as_u64().unwrap(),
+        "{consistent}"
+    );
 
     // Predictions as a mentions table, scored against the gold mentions by character offsets:
     // the same numbers.
@@ -254,6 +277,16 @@ dir = "{out}"
         !ok && text.contains("entity_threshold: must be in [0, 1), got 1.5"),
         "{text}"
     );
+    let (ok, text) = common::bioner(&[
+        "eval",
+        "--model",
+        out.to_str().unwrap(),
+        "--split",
+        split("test").to_str().unwrap(),
+        "--document-consistency",
+        "maybe",
+    ]);
+    assert!(!ok && text.contains("maybe"), "{text}");
 }
 
 /// `model.freeze_word_embeddings`: the word-piece matrix leaves training exactly as the

@@ -52,6 +52,11 @@ pub struct EvalArgs {
     /// decoded flat.
     #[arg(long, requires = "model", value_parser = parse_overlap)]
     pub overlap: Option<Overlap>,
+    /// With --model: switch document consistency on or off instead of the model's own
+    /// setting (each document's predicted strings take their majority type and are found at
+    /// their other occurrences; docs/MODEL.md).
+    #[arg(long, requires = "model", value_name = "BOOL")]
+    pub document_consistency: Option<bool>,
 }
 
 fn parse_overlap(s: &str) -> Result<Overlap, String> {
@@ -74,6 +79,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             boundary_threshold,
             entity_threshold,
             overlap,
+            document_consistency,
             ..
         } => eval_model(
             &model,
@@ -84,6 +90,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
                 boundary_threshold,
                 entity_threshold,
                 overlap,
+                document_consistency,
             },
             json,
             write_mentions.as_deref(),
@@ -111,6 +118,7 @@ struct Decision {
     boundary_threshold: Option<f32>,
     entity_threshold: Option<f32>,
     overlap: Option<Overlap>,
+    document_consistency: Option<bool>,
 }
 
 /// Scores a saved model on a corpus split (sentences.parquet with tokens and trees,
@@ -134,6 +142,7 @@ fn eval_model(
             int8,
             boundary_threshold: decision.boundary_threshold,
             entity_threshold: decision.entity_threshold,
+            document_consistency: decision.document_consistency,
         },
     )?;
     if let Some(overlap) = decision.overlap {

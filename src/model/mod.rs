@@ -6,6 +6,7 @@
 mod baseline;
 mod bio;
 mod coattention;
+mod consistency;
 mod crf;
 mod decode;
 pub mod delta;
@@ -16,6 +17,7 @@ mod saved;
 pub use baseline::{Baseline, BaselineKind};
 pub use bio::{bio_spans, bio_targets};
 pub use coattention::CoAttention;
+pub use consistency::harmonise_document;
 pub use crf::Crf;
 pub use decode::{Overlap, SpanPrediction, decode_spans};
 pub use device::{DeviceChoice, DeviceError, Precision};
@@ -74,6 +76,12 @@ pub struct SpanNerConfig {
     /// and `boundary_threshold` on a dev split (docs/MODEL.md).
     #[serde(default = "default_entity_threshold")]
     pub entity_threshold: f32,
+    /// After decoding, make each document consistent: a string the model found takes its
+    /// majority type everywhere and its other occurrences in the document become entities too
+    /// (not in the paper; `src/model/consistency.rs`, measured in docs/RESULTS.md). Scoring
+    /// a corpus split groups sentences by document; `bioner run` applies it per record.
+    #[serde(default)]
+    pub document_consistency: bool,
 }
 
 fn default_max_span() -> usize {
@@ -103,6 +111,18 @@ pub const BOUNDARY_THRESHOLD: f32 = 0.05;
 pub const ENTITY_THRESHOLD: f32 = 0.5;
 
 impl SpanNerConfig {
+    /// Applies [`harmonise_document`] to one document's predictions (`words[s]`: sentence
+    /// `s`'s words) when [`Self::document_consistency`] is on; otherwise leaves them.
+    pub fn harmonise<W: AsRef<str>>(
+        &self,
+        words: &[&[W]],
+        predictions: &mut [Vec<SpanPrediction>],
+    ) {
+        if self.document_consistency {
+            harmonise_document(words, predictions, self.overlap);
+        }
+    }
+
     pub fn new(labels: Vec<String>) -> Self {
         serde_json::from_value(serde_json::json!({ "labels": labels })).expect("defaults")
     }

@@ -41,6 +41,8 @@ pub struct InferenceOptions {
     pub boundary_threshold: Option<f32>,
     /// Overrides the model's own [`SpanNerConfig::entity_threshold`], in [0, 1).
     pub entity_threshold: Option<f32>,
+    /// Overrides the model's own [`SpanNerConfig::document_consistency`].
+    pub document_consistency: Option<bool>,
 }
 
 impl InferenceOptions {
@@ -51,6 +53,7 @@ impl InferenceOptions {
             int8: false,
             boundary_threshold: None,
             entity_threshold: None,
+            document_consistency: None,
         }
     }
 }
@@ -116,6 +119,14 @@ impl NerModel {
             if let Some(t) = entity {
                 config.entity_threshold = t;
             }
+        }
+    }
+
+    /// Switches [`SpanNerConfig::document_consistency`] on or off.
+    pub fn set_document_consistency(&mut self, on: bool) {
+        self.config.document_consistency = on;
+        if let Net::Span(m) = &mut self.net {
+            m.config.document_consistency = on;
         }
     }
 
@@ -327,6 +338,9 @@ impl NerModel {
         loaded
             .model
             .set_thresholds(options.boundary_threshold, options.entity_threshold);
+        if let Some(on) = options.document_consistency {
+            loaded.model.set_document_consistency(on);
+        }
         Ok(loaded)
     }
 

@@ -90,6 +90,11 @@ pub struct RunModelConfig {
     /// model's own, 0.5 unless `bioner tune` chose another; docs/MODEL.md).
     #[serde(default)]
     pub entity_threshold: Option<f32>,
+    /// Overrides the model's document consistency: after the model, each document's
+    /// predicted strings take their majority type and their other occurrences in the
+    /// document become entities too (default: the model's own setting; docs/MODEL.md).
+    #[serde(default)]
+    pub document_consistency: Option<bool>,
 }
 
 fn default_token_budget() -> usize {

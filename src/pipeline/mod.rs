@@ -274,6 +274,7 @@ fn load_models(
         int8: m.int8,
         boundary_threshold: m.boundary_threshold,
         entity_threshold: m.entity_threshold,
+        document_consistency: m.document_consistency,
     };
     let loaded =
         NerModel::load_for_inference(&m.dir, &options).map_err(|source| PipelineError::Model {

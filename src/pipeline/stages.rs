@@ -196,9 +196,18 @@ pub fn infer(
                     .iter()
                     .map(|s| CharIndex::new(&s.text))
                     .collect();
+                let mut preds: Vec<_> = next.by_ref().take(sentences.len()).collect();
+                assert_eq!(preds.len(), sentences.len(), "one prediction per sentence");
+                if model.config.document_consistency {
+                    let words: Vec<Vec<&str>> = sentences
+                        .iter()
+                        .map(|s| s.tokens.iter().map(|t| t.text.as_str()).collect())
+                        .collect();
+                    let words: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
+                    model.config.harmonise(&words, &mut preds);
+                }
                 let mut entities = Vec::new();
-                for s in &sentences {
-                    let preds = next.next().expect("one prediction per sentence");
+                for (s, preds) in sentences.iter().zip(preds) {
                     let text = &texts[s.section as usize];
                     for p in preds {
                         let cs = s.tokens[p.start].char_start as usize;

@@ -173,6 +173,7 @@ const MODEL_KEYS: &[&str] = &[
     "max_subwords",
     "boundary_threshold",
     "entity_threshold",
+    "document_consistency",
 ];
 
 impl Default for ModelConfig {
@@ -313,6 +314,23 @@ fn default_checkpoint_steps() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_training_pipelines_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("train-") && name.ends_with(".toml") {
+                TrainConfig::from_file(&path, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 5, "{n} training pipelines");
+        let default = TrainConfig::from_file(&dir.join("train-default.toml"), &[]).unwrap();
+        assert!(default.model.net.document_consistency);
+    }
 
     #[test]
     fn defaults_and_unknown_keys() {

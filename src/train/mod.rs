@@ -30,7 +30,9 @@ use crate::corpus::{
 use crate::document::{Mention, Sentence};
 use crate::encoder::{Encoder, HfModelDir, ModelDirError, SubwordError};
 use crate::eval::{Report, Scorer, TypedSpan};
-use crate::model::{DeviceError, InferenceOptions, ModelError, NerModel, Prepared, SpanPrediction};
+use crate::model::{
+    DeviceError, InferenceOptions, ModelError, NerModel, Prepared, SpanNerConfig, SpanPrediction,
+};
 use crate::parse::chain_tree;
 
 pub use checkpoint::{CheckpointError, RunState};
@@ -199,11 +201,48 @@ pub fn evaluate(
     batch_sentences: usize,
 ) -> Result<(Report, Vec<Vec<SpanPrediction>>), TrainError> {
     let (examples, _) = prepare(model, tokenizer, sentences)?;
-    let predictions = predict_all(model, &examples, batch_sentences);
+    let mut predictions = predict_all(model, &examples, batch_sentences);
+    harmonise_by_document(&model.config, sentences, &mut predictions);
     Ok((
         score(&model.config.labels, sentences, &predictions),
         predictions,
     ))
+}
+
+/// Applies `config`'s document consistency ([`SpanNerConfig::harmonise`]; a no-op when it is
+/// off) to `predictions[i]` over `sentences[i]`, the sentences grouped by their document
+/// (`doc_id/section/sentence` ids; sentences of corpora without documents are each their own).
+pub fn harmonise_by_document(
+    config: &SpanNerConfig,
+    sentences: &[LabelledSentence],
+    predictions: &mut [Vec<SpanPrediction>],
+) {
+    if !config.document_consistency {
+        return;
+    }
+    let mut docs: Vec<Vec<usize>> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, s) in sentences.iter().enumerate() {
+        let k = *index.entry(doc_of(&s.id)).or_insert_with(|| {
+            docs.push(Vec::new());
+            docs.len() - 1
+        });
+        docs[k].push(i);
+    }
+    for doc in docs {
+        let words: Vec<&[String]> = doc
+            .iter()
+            .map(|&i| sentences[i].tokens.as_slice())
+            .collect();
+        let mut preds: Vec<Vec<SpanPrediction>> = doc
+            .iter()
+            .map(|&i| std::mem::take(&mut predictions[i]))
+            .collect();
+        config.harmonise(&words, &mut preds);
+        for (&i, p) in doc.iter().zip(preds) {
+            predictions[i] = p;
+        }
+    }
 }
 
 /// The strict span scores of `predictions` (label indices into `labels`) against the gold
@@ -921,6 +960,38 @@ mod tests {
         assert!(f.windows(2).skip(2).all(|w| w[1] < w[0]));
         assert!(f[9] > 0.0 && lr_factor(10, 10, 2) == 0.0);
         assert_eq!(lr_factor(0, 5, 0), 1.0);
+    }
+
+    #[test]
+    fn document_consistency_groups_sentences_by_document_when_on() {
+        let sentence = |id: &str, text: &str| LabelledSentence {
+            id: id.to_owned(),
+            tokens: text.split(' ').map(str::to_owned).collect(),
+            spans: Vec::new(),
+            tree: None,
+        };
+        let sentences = vec![
+            sentence("d1/0/0", "Aspirin and renal failure"),
+            sentence("d2/1/0", "aspirin again"),
+            sentence("d1/1/0", "after aspirin ."),
+        ];
+        let found = |start, end| SpanPrediction {
+            start,
+            end,
+            label: 0,
+            score: 0.9,
+        };
+        let predicted = vec![vec![found(0, 1)], Vec::new(), Vec::new()];
+        let mut config = SpanNerConfig::new(vec!["Chemical".into()]);
+        config.overlap = crate::model::Overlap::Flat;
+        let mut off = predicted.clone();
+        harmonise_by_document(&config, &sentences, &mut off);
+        assert_eq!(off, predicted, "off by default");
+        config.document_consistency = true;
+        let mut on = predicted.clone();
+        harmonise_by_document(&config, &sentences, &mut on);
+        // found again in its own document's other section, not in another document
+        assert_eq!(on, vec![vec![found(0, 1)], Vec::new(), vec![found(1, 2)]]);
     }
 
     #[test]

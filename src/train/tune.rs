@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 use tokenizers::Tokenizer;
 
-use super::{Example, TrainError, prepare, score};
+use super::{Example, TrainError, harmonise_by_document, prepare, score};
 use crate::corpus::LabelledSentence;
 use crate::model::{ModelError, NerModel, Prepared, SavedModel, SpanScores};
 
@@ -59,7 +59,8 @@ pub fn tune_thresholds(
         let mut config = model.config.clone();
         config.boundary_threshold = boundary;
         config.entity_threshold = entity;
-        let predictions: Vec<_> = scores.iter().map(|s| s.decode(&config)).collect();
+        let mut predictions: Vec<_> = scores.iter().map(|s| s.decode(&config)).collect();
+        harmonise_by_document(&config, sentences, &mut predictions);
         100.0
             * score(&model.config.labels, sentences, &predictions)
                 .micro
