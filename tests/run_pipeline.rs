@@ -329,8 +329,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// `[model] document_consistency = true`: within a document every name the model found is an
 /// entity wherever else it occurs (ignoring case, where it overlaps no other entity), with
-/// its majority type. The fixture model finds every occurrence at the default threshold, so
-/// the test raises the entity threshold until the run without consistency misses some.
+/// its majority type (every name: a minimum score of 0, which the unit tests vary). The
+/// fixture model finds every occurrence at the default threshold, so the test raises the
+/// entity threshold until the run without consistency misses some.
 #[test]
 fn document_consistency_finds_a_found_name_everywhere_in_its_document() {
     let tmp = tempfile::tempdir().unwrap();
@@ -365,7 +366,7 @@ pq.write_table(pa.table({"pmid": ["3001"], "title": [sys.argv[2]], "abstract": [
             "token_budget = 512\n",
             &format!(
                 "token_budget = 512\nentity_threshold = {threshold}\n\
-                 document_consistency = {on}\n"
+                 document_consistency = {on}\ndocument_consistency_score = 0.0\n"
             ),
         );
         assert!(text.contains("document_consistency"));

@@ -57,6 +57,10 @@ pub struct EvalArgs {
     /// their other occurrences; docs/MODEL.md).
     #[arg(long, requires = "model", value_name = "BOOL")]
     pub document_consistency: Option<bool>,
+    /// With --model: the score a name must reach somewhere in a document to spread over it
+    /// under document consistency, instead of the model's own (0.9 unless set).
+    #[arg(long, requires = "model", value_name = "SCORE")]
+    pub document_consistency_score: Option<f32>,
 }
 
 fn parse_overlap(s: &str) -> Result<Overlap, String> {
@@ -80,6 +84,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             entity_threshold,
             overlap,
             document_consistency,
+            document_consistency_score,
             ..
         } => eval_model(
             &model,
@@ -91,6 +96,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
                 entity_threshold,
                 overlap,
                 document_consistency,
+                document_consistency_score,
             },
             json,
             write_mentions.as_deref(),
@@ -119,6 +125,7 @@ struct Decision {
     entity_threshold: Option<f32>,
     overlap: Option<Overlap>,
     document_consistency: Option<bool>,
+    document_consistency_score: Option<f32>,
 }
 
 /// Scores a saved model on a corpus split (sentences.parquet with tokens and trees,
@@ -143,6 +150,7 @@ fn eval_model(
             boundary_threshold: decision.boundary_threshold,
             entity_threshold: decision.entity_threshold,
             document_consistency: decision.document_consistency,
+            document_consistency_score: decision.document_consistency_score,
         },
     )?;
     if let Some(overlap) = decision.overlap {

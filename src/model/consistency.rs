@@ -2,10 +2,11 @@
 //! document a name means the same thing each time it occurs — in BC5CDR's gold annotation, 99.8 %
 //! of the occurrences of a document's annotated strings are annotated with the same type — but a
 //! sentence-level model finds some occurrences and misses others, or types them differently.
-//! After decoding, every string the model predicted in a document (compared word by word,
-//! ignoring case) takes its majority type everywhere, and its other occurrences in the document
-//! become entities of that type where they do not clash with a prediction. Measured in
-//! docs/RESULTS.md; off unless a model's settings or the run's ask for it.
+//! After decoding, every string the model predicted confidently somewhere in a document
+//! (compared word by word, ignoring case) takes its majority type everywhere, and its other
+//! occurrences in the document become entities of that type where they do not clash with a
+//! prediction. Measured in docs/RESULTS.md; off unless a model's settings or the run's ask for
+//! it.
 
 use std::collections::HashMap;
 
@@ -27,7 +28,10 @@ struct Majority {
 /// start on return).
 ///
 /// - A string predicted with one type more often than with all others together (a strict
-///   majority) takes that type wherever it was predicted; a tie leaves the string alone.
+///   majority), with a score of at least `min_score` at least once, takes that type wherever
+///   it was predicted; a tie, or a string never predicted that confidently, is left alone
+///   (a name the model found only hesitantly is as likely one of its false positives, which
+///   would otherwise spread over the document).
 /// - Each other occurrence of such a string becomes an entity of that type unless it
 ///   overlaps a span already there (`Overlap::Flat`) or crosses one (`Overlap::Nested`);
 ///   longer strings go first. An added span's score is the best score the string got with
@@ -36,6 +40,7 @@ pub fn harmonise_document<W: AsRef<str>>(
     words: &[&[W]],
     predictions: &mut [Vec<SpanPrediction>],
     overlap: Overlap,
+    min_score: f32,
 ) {
     assert_eq!(
         words.len(),
@@ -67,7 +72,7 @@ pub fn harmonise_document<W: AsRef<str>>(
             let (&label, &(count, score)) = labels
                 .iter()
                 .max_by_key(|(label, v)| (v.0, std::cmp::Reverse(**label)))?;
-            (2 * count > total).then_some((string, Majority { label, score }))
+            (2 * count > total && score >= min_score).then_some((string, Majority { label, score }))
         })
         .collect();
     if majority.is_empty() {
@@ -169,7 +174,7 @@ mod tests {
             // the same name typed otherwise once, and "lithium toxicity" as one span
             vec![span(0, 2, 1, 0.6), span(5, 7, 1, 0.95)],
         ];
-        harmonise_document(&words, &mut predictions, Overlap::Flat);
+        harmonise_document(&words, &mut predictions, Overlap::Flat, 0.5);
         assert_eq!(
             spans(&predictions),
             vec![
@@ -194,7 +199,7 @@ mod tests {
             vec![span(0, 1, 0, 0.9), span(2, 3, 0, 0.9), span(4, 6, 0, 0.9)],
             vec![span(0, 1, 1, 0.9), span(1, 2, 0, 0.6)],
         ];
-        harmonise_document(&words, &mut predictions, Overlap::Flat);
+        harmonise_document(&words, &mut predictions, Overlap::Flat, 0.5);
         assert_eq!(
             spans(&predictions),
             vec![
@@ -208,18 +213,38 @@ mod tests {
     }
 
     #[test]
+    fn names_found_only_below_the_minimum_score_stay_as_they_are() {
+        let s0 = ["MAP", "rose", "after", "heparin"];
+        let s1 = ["MAP", "and", "heparin"];
+        let words: Vec<&[&str]> = vec![&s0, &s1];
+        let predicted = vec![vec![span(0, 1, 0, 0.6), span(3, 4, 0, 0.99)], Vec::new()];
+        let mut predictions = predicted.clone();
+        harmonise_document(&words, &mut predictions, Overlap::Flat, 0.97);
+        assert_eq!(
+            spans(&predictions),
+            vec![vec![(0, 1, 0), (3, 4, 0)], vec![(2, 3, 0)]]
+        );
+        let mut all = predicted;
+        harmonise_document(&words, &mut all, Overlap::Flat, 0.5);
+        assert_eq!(
+            spans(&all),
+            vec![vec![(0, 1, 0), (3, 4, 0)], vec![(0, 1, 0), (2, 3, 0)]]
+        );
+    }
+
+    #[test]
     fn nested_decoding_adds_inside_a_span_but_never_across_one() {
         let s0 = ["IL-2", "gene", "expression"];
         let s1 = ["the", "IL-2", "gene", "promoter"];
         let words: Vec<&[&str]> = vec![&s0, &s1];
         let mut predictions = vec![vec![span(0, 1, 0, 0.9)], vec![span(1, 4, 1, 0.8)]];
         let mut flat = predictions.clone();
-        harmonise_document(&words, &mut predictions, Overlap::Nested);
+        harmonise_document(&words, &mut predictions, Overlap::Nested, 0.5);
         assert_eq!(
             spans(&predictions),
             vec![vec![(0, 1, 0)], vec![(1, 2, 0), (1, 4, 1)]]
         );
-        harmonise_document(&words, &mut flat, Overlap::Flat);
+        harmonise_document(&words, &mut flat, Overlap::Flat, 0.5);
         assert_eq!(spans(&flat), vec![vec![(0, 1, 0)], vec![(1, 4, 1)]]);
     }
 }

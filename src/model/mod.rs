@@ -82,6 +82,12 @@ pub struct SpanNerConfig {
     /// a corpus split groups sentences by document; `bioner run` applies it per record.
     #[serde(default)]
     pub document_consistency: bool,
+    /// With `document_consistency`: a name spreads over its document only if the model
+    /// predicted it somewhere with at least this score (its type's probability); 0 spreads
+    /// every predicted name. The default, 0.9, scored best on BC5CDR dev averaged over two
+    /// models (docs/RESULTS.md); `bioner eval --document-consistency-score` measures others.
+    #[serde(default = "default_consistency_score")]
+    pub document_consistency_score: f32,
 }
 
 fn default_max_span() -> usize {
@@ -104,6 +110,10 @@ fn default_entity_threshold() -> f32 {
     ENTITY_THRESHOLD
 }
 
+fn default_consistency_score() -> f32 {
+    0.9
+}
+
 /// Default [`SpanNerConfig::boundary_threshold`].
 pub const BOUNDARY_THRESHOLD: f32 = 0.05;
 
@@ -119,7 +129,12 @@ impl SpanNerConfig {
         predictions: &mut [Vec<SpanPrediction>],
     ) {
         if self.document_consistency {
-            harmonise_document(words, predictions, self.overlap);
+            harmonise_document(
+                words,
+                predictions,
+                self.overlap,
+                self.document_consistency_score,
+            );
         }
     }
 

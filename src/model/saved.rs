@@ -43,6 +43,8 @@ pub struct InferenceOptions {
     pub entity_threshold: Option<f32>,
     /// Overrides the model's own [`SpanNerConfig::document_consistency`].
     pub document_consistency: Option<bool>,
+    /// Overrides the model's own [`SpanNerConfig::document_consistency_score`], in [0, 1].
+    pub document_consistency_score: Option<f32>,
 }
 
 impl InferenceOptions {
@@ -54,6 +56,7 @@ impl InferenceOptions {
             boundary_threshold: None,
             entity_threshold: None,
             document_consistency: None,
+            document_consistency_score: None,
         }
     }
 }
@@ -122,11 +125,19 @@ impl NerModel {
         }
     }
 
-    /// Switches [`SpanNerConfig::document_consistency`] on or off.
-    pub fn set_document_consistency(&mut self, on: bool) {
-        self.config.document_consistency = on;
-        if let Net::Span(m) = &mut self.net {
-            m.config.document_consistency = on;
+    /// Overrides [`SpanNerConfig::document_consistency`] and
+    /// [`SpanNerConfig::document_consistency_score`] where given.
+    pub fn set_document_consistency(&mut self, on: Option<bool>, score: Option<f32>) {
+        for config in std::iter::once(&mut self.config).chain(match &mut self.net {
+            Net::Span(m) => Some(&mut m.config),
+            Net::Baseline(_) => None,
+        }) {
+            if let Some(on) = on {
+                config.document_consistency = on;
+            }
+            if let Some(score) = score {
+                config.document_consistency_score = score;
+            }
         }
     }
 
@@ -317,6 +328,14 @@ impl NerModel {
                 });
             }
         }
+        if let Some(t) = options.document_consistency_score
+            && !(0.0..=1.0).contains(&t)
+        {
+            return Err(ModelError::Setting {
+                name: "document_consistency_score",
+                message: format!("must be in [0, 1], got {t}"),
+            });
+        }
         let mut loaded = Self::load(dir, options.device)?;
         if options.int8 {
             if options.device == tch::Device::Cpu {
@@ -338,9 +357,10 @@ impl NerModel {
         loaded
             .model
             .set_thresholds(options.boundary_threshold, options.entity_threshold);
-        if let Some(on) = options.document_consistency {
-            loaded.model.set_document_consistency(on);
-        }
+        loaded.model.set_document_consistency(
+            options.document_consistency,
+            options.document_consistency_score,
+        );
         Ok(loaded)
     }
 

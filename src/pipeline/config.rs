@@ -95,6 +95,11 @@ pub struct RunModelConfig {
     /// document become entities too (default: the model's own setting; docs/MODEL.md).
     #[serde(default)]
     pub document_consistency: Option<bool>,
+    /// Overrides the score a name must reach somewhere in a document to spread over it under
+    /// document consistency (default: the model's own, 0.9 unless set; 0 spreads every
+    /// predicted name).
+    #[serde(default)]
+    pub document_consistency_score: Option<f32>,
 }
 
 fn default_token_budget() -> usize {

@@ -275,6 +275,7 @@ fn load_models(
         boundary_threshold: m.boundary_threshold,
         entity_threshold: m.entity_threshold,
         document_consistency: m.document_consistency,
+        document_consistency_score: m.document_consistency_score,
     };
     let loaded =
         NerModel::load_for_inference(&m.dir, &options).map_err(|source| PipelineError::Model {

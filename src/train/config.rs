@@ -174,6 +174,7 @@ const MODEL_KEYS: &[&str] = &[
     "boundary_threshold",
     "entity_threshold",
     "document_consistency",
+    "document_consistency_score",
 ];
 
 impl Default for ModelConfig {

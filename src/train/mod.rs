@@ -979,7 +979,7 @@ mod tests {
             start,
             end,
             label: 0,
-            score: 0.9,
+            score: 0.99,
         };
         let predicted = vec![vec![found(0, 1)], Vec::new(), Vec::new()];
         let mut config = SpanNerConfig::new(vec!["Chemical".into()]);
