@@ -51,7 +51,8 @@ enum Command {
     /// against gold mentions (`--gold FILE --pred FILE`, both in the mentions table columns of
     /// schemas/corpus_mentions.md).
     Eval(commands::eval::EvalArgs),
-    /// Choose a span model's decision thresholds (boundary gate, entity threshold) on a dev
+    /// Choose a span model's decision thresholds (boundary gate, entity threshold; and the
+    /// document consistency score, when the model has document consistency on) on a dev
     /// split: the best dev F1 over a small grid, from one forward pass, written into the model
     /// directory's bioner.json (`bioner train` does it too with `optim.tune_thresholds =
     /// true`). Check the choice on held-out data: on JNLPBA it did not carry to test.

@@ -194,6 +194,22 @@ dir = "{out}"
         std::fs::read_to_string(out.join("bioner.json")).unwrap(),
         json_before
     );
+    // With document consistency on, the search covers its score too.
+    let mut consistent: Value = serde_json::from_str(&json_before).unwrap();
+    consistent["model"]["document_consistency"] = Value::Bool(true);
+    std::fs::write(out.join("bioner.json"), consistent.to_string()).unwrap();
+    let printed_tune = bioner(&[
+        "tune",
+        out.to_str().unwrap(),
+        "--split",
+        split("train").to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert!(
+        printed_tune.contains("document consistency score 0.9 -> "),
+        "{printed_tune}"
+    );
+    std::fs::write(out.join("bioner.json"), &json_before).unwrap();
 
     // `bioner eval` on the same split agrees with the training run's test report.
     let printed = bioner(&[

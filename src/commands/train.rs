@@ -105,8 +105,17 @@ pub fn tune(a: TuneArgs) -> Result<()> {
             a.model.display()
         );
     };
+    let consistency = t
+        .document_consistency_score
+        .map(|s| {
+            format!(
+                ", document consistency score {} -> {s}",
+                loaded.model.config.document_consistency_score
+            )
+        })
+        .unwrap_or_default();
     println!(
-        "{} on {}: boundary {} -> {}, entity {} -> {}; dev F1 {:.2} -> {:.2}",
+        "{} on {}: boundary {} -> {}, entity {} -> {}{consistency}; dev F1 {:.2} -> {:.2}",
         a.model.display(),
         a.split.display(),
         loaded.model.config.boundary_threshold,

@@ -894,8 +894,12 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         let tuned = tune_thresholds(&loaded.model, &loaded.tokenizer, &dev_set, 64)?;
         if let Some(t) = &tuned {
             save_thresholds(out_dir, t)?;
+            let consistency = t
+                .document_consistency_score
+                .map(|s| format!(", document consistency score {s}"))
+                .unwrap_or_default();
             println!(
-                "decision thresholds chosen on dev: boundary {}, entity {} (dev F1 {:.2} -> {:.2})",
+                "decision thresholds chosen on dev: boundary {}, entity {}{consistency} (dev F1 {:.2} -> {:.2})",
                 t.boundary_threshold, t.entity_threshold, t.dev_f1_before, t.dev_f1
             );
         }

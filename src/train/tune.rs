@@ -1,9 +1,10 @@
-//! Decision thresholds chosen on the dev split: the boundary gate (section 3.4) and the
-//! entity threshold on `1 - P(None)` (eq. 11). Training selects weights by dev F1 at the
-//! default thresholds; this then searches a small grid of both with one forward pass over dev
-//! (the span classifier's ungated scores) and keeps the pair with the best dev F1; the test
-//! split is never looked at. Whether the choice carries to test must be checked: on JNLPBA it
-//! did not (docs/MODEL.md).
+//! Decision thresholds chosen on the dev split: the boundary gate (section 3.4), the entity
+//! threshold on `1 - P(None)` (eq. 11) and, for a model with document consistency, the score
+//! a name must reach to spread over its document. Training selects weights by dev F1 at the
+//! default thresholds; this then searches a small grid of them with one forward pass over dev
+//! (the span classifier's ungated scores) and keeps the setting with the best dev F1; the test
+//! split is never looked at. Whether the choice carries to test must be checked: on JNLPBA the
+//! thresholds did not (docs/MODEL.md).
 
 use std::path::Path;
 
@@ -20,6 +21,9 @@ pub const BOUNDARY_GRID: [f32; 7] = [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3];
 pub fn entity_grid() -> impl Iterator<Item = f32> {
     (4..=16).map(|k| k as f32 / 20.0)
 }
+/// Document consistency scores searched, for models with it on (0 = every predicted name
+/// spreads; on BC5CDR dev the best lay between 0.9 and 0.97, docs/RESULTS.md).
+pub const CONSISTENCY_GRID: [f32; 8] = [0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99];
 
 /// The thresholds chosen and the dev F1 (micro, %) before and after.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -28,6 +32,12 @@ pub struct Tuned {
     pub boundary_threshold: f32,
     #[serde(serialize_with = "shortest")]
     pub entity_threshold: f32,
+    /// The document consistency score, for a model with document consistency on.
+    #[serde(
+        serialize_with = "shortest_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub document_consistency_score: Option<f32>,
     pub dev_f1_before: f64,
     pub dev_f1: f64,
 }
@@ -42,9 +52,15 @@ fn shortest<S: serde::Serializer>(x: &f32, s: S) -> Result<S::Ok, S::Error> {
     )
 }
 
-/// Searches both thresholds on `sentences` (a dev split) for `model`; `None` for models
-/// without a span classifier (baselines, W/O MT). The model's own thresholds are the
-/// starting point and stay unless another pair scores strictly better.
+/// [`shortest`] of a value that is there (`skip_serializing_if` leaves out the others).
+fn shortest_opt<S: serde::Serializer>(x: &Option<f32>, s: S) -> Result<S::Ok, S::Error> {
+    shortest(&x.unwrap_or_default(), s)
+}
+
+/// Searches both thresholds (and, with document consistency on, its score) on `sentences` (a
+/// dev split) for `model`; `None` for models without a span classifier (baselines, W/O MT).
+/// The model's own setting is the starting point and stays unless another scores strictly
+/// better.
 pub fn tune_thresholds(
     model: &NerModel,
     tokenizer: &Tokenizer,
@@ -55,10 +71,11 @@ pub fn tune_thresholds(
     let Some(scores) = scores_all(model, &examples, batch_sentences) else {
         return Ok(None);
     };
-    let f1 = |boundary: f32, entity: f32| {
+    let f1 = |boundary: f32, entity: f32, consistency: f32| {
         let mut config = model.config.clone();
         config.boundary_threshold = boundary;
         config.entity_threshold = entity;
+        config.document_consistency_score = consistency;
         let mut predictions: Vec<_> = scores.iter().map(|s| s.decode(&config)).collect();
         harmonise_by_document(&config, sentences, &mut predictions);
         100.0
@@ -66,24 +83,37 @@ pub fn tune_thresholds(
                 .micro
                 .f1()
     };
-    let (b0, e0) = (
-        model.config.boundary_threshold,
-        model.config.entity_threshold,
+    let c = &model.config;
+    let consistency = c
+        .document_consistency
+        .then_some(c.document_consistency_score);
+    let (b0, e0, s0) = (
+        c.boundary_threshold,
+        c.entity_threshold,
+        c.document_consistency_score,
     );
-    let before = f1(b0, e0);
+    let before = f1(b0, e0, s0);
     let mut best = Tuned {
         boundary_threshold: b0,
         entity_threshold: e0,
+        document_consistency_score: consistency,
         dev_f1_before: before,
         dev_f1: before,
     };
+    let scores_searched: Vec<f32> = match consistency {
+        Some(_) => CONSISTENCY_GRID.to_vec(),
+        None => vec![s0],
+    };
     for b in BOUNDARY_GRID {
         for e in entity_grid() {
-            let f = f1(b, e);
-            if f > best.dev_f1 {
-                best.boundary_threshold = b;
-                best.entity_threshold = e;
-                best.dev_f1 = f;
+            for &s in &scores_searched {
+                let f = f1(b, e, s);
+                if f > best.dev_f1 {
+                    best.boundary_threshold = b;
+                    best.entity_threshold = e;
+                    best.document_consistency_score = consistency.map(|_| s);
+                    best.dev_f1 = f;
+                }
             }
         }
     }
@@ -114,6 +144,9 @@ pub fn save_thresholds(dir: &Path, tuned: &Tuned) -> Result<(), ModelError> {
     let mut saved = SavedModel::read(dir)?;
     saved.model.boundary_threshold = tuned.boundary_threshold;
     saved.model.entity_threshold = tuned.entity_threshold;
+    if let Some(s) = tuned.document_consistency_score {
+        saved.model.document_consistency_score = s;
+    }
     let record = serde_json::to_value(tuned).expect("serialisable");
     match &mut saved.training {
         Some(serde_json::Value::Object(training)) => {
