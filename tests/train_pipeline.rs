@@ -206,7 +206,7 @@ dir = "{out}"
         "--dry-run",
     ]);
     assert!(
-        printed_tune.contains("document consistency score 0.9 -> "),
+        printed_tune.contains("document consistency score 0.95 -> "),
         "{printed_tune}"
     );
     std::fs::write(out.join("bioner.json"), &json_before).unwrap();

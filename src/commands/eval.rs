@@ -58,7 +58,7 @@ pub struct EvalArgs {
     #[arg(long, requires = "model", value_name = "BOOL")]
     pub document_consistency: Option<bool>,
     /// With --model: the score a name must reach somewhere in a document to spread over it
-    /// under document consistency, instead of the model's own (0.9 unless set).
+    /// under document consistency, instead of the model's own (0.95 unless set).
     #[arg(long, requires = "model", value_name = "SCORE")]
     pub document_consistency_score: Option<f32>,
 }

@@ -16,6 +16,33 @@ use super::decode::{Overlap, SpanPrediction};
 /// abbreviation means different things within one abstract.
 pub const MIN_CHARS: usize = 2;
 
+/// Longest abbreviation considered, in characters.
+const MAX_ABBREVIATION_CHARS: usize = 10;
+
+/// The words of an abbreviation defined right after `long` (`long ( ABBR )`; see
+/// [`harmonise_document`]), if there is one.
+fn defined_abbreviation<W: AsRef<str>>(
+    words: &[W],
+    long: &SpanPrediction,
+) -> Option<std::ops::Range<usize>> {
+    let w = |i: usize| words.get(i).map(AsRef::as_ref);
+    if w(long.end)? != "(" {
+        return None;
+    }
+    let start = long.end + 1;
+    let end = (start + 1..=start + 3).find(|&k| matches!(w(k), Some(")" | ";" | ",")))?;
+    let text: String = (start..end).filter_map(w).collect();
+    let first = text.chars().next()?.to_lowercase().next()?;
+    let initials = (long.start..long.end)
+        .filter_map(|i| w(i)?.chars().next())
+        .any(|c| c.to_lowercase().next() == Some(first));
+    let chars = text.chars().count();
+    ((MIN_CHARS..=MAX_ABBREVIATION_CHARS).contains(&chars)
+        && text.chars().any(char::is_uppercase)
+        && initials)
+        .then_some(start..end)
+}
+
 /// A string's type in its document and the best score it got with that type.
 #[derive(Debug, Clone, Copy)]
 struct Majority {
@@ -32,6 +59,10 @@ struct Majority {
 ///   it was predicted; a tie, or a string never predicted that confidently, is left alone
 ///   (a name the model found only hesitantly is as likely one of its false positives, which
 ///   would otherwise spread over the document).
+/// - An abbreviation defined right after a predicted span — `long form ( ABBR )`, ABBR of one
+///   to three words ending at `)`, `;` or `,`, 2 to 10 characters with a capital letter,
+///   starting with the first letter of a word of the long form — takes the long form's type
+///   (over any vote of its own), as the long form's abbreviation means the same thing.
 /// - Each other occurrence of such a string becomes an entity of that type unless it
 ///   overlaps a span already there (`Overlap::Flat`) or crosses one (`Overlap::Nested`);
 ///   longer strings go first. An added span's score is the best score the string got with
@@ -64,7 +95,7 @@ pub fn harmonise_document<W: AsRef<str>>(
             v.1 = v.1.max(p.score);
         }
     }
-    let majority: HashMap<&[String], Majority> = votes
+    let mut majority: HashMap<&[String], Majority> = votes
         .into_iter()
         .filter(|(string, _)| string.iter().map(|w| w.chars().count()).sum::<usize>() >= MIN_CHARS)
         .filter_map(|(string, labels)| {
@@ -75,6 +106,17 @@ pub fn harmonise_document<W: AsRef<str>>(
             (2 * count > total && score >= min_score).then_some((string, Majority { label, score }))
         })
         .collect();
+    for (s, preds) in predictions.iter().enumerate() {
+        for p in preds {
+            if let Some(abbreviation) = defined_abbreviation(words[s], p) {
+                let m = Majority {
+                    label: p.label,
+                    score: p.score,
+                };
+                majority.insert(&lower[s][abbreviation], m);
+            }
+        }
+    }
     if majority.is_empty() {
         return;
     }
@@ -230,6 +272,60 @@ mod tests {
             spans(&all),
             vec![vec![(0, 1, 0), (3, 4, 0)], vec![(0, 1, 0), (2, 3, 0)]]
         );
+    }
+
+    #[test]
+    fn an_abbreviation_takes_the_type_of_the_long_form_it_abbreviates() {
+        let s0 = [
+            "Low",
+            "molecular",
+            "weight",
+            "heparin",
+            "(",
+            "LMWH",
+            ")",
+            "was",
+            "given",
+            ".",
+        ];
+        let s1 = [
+            "LMWH",
+            "and",
+            "deep",
+            "vein",
+            "thrombosis",
+            "(",
+            "DVT",
+            ";",
+            "n",
+            "=",
+            "3",
+            ")",
+        ];
+        let s2 = ["After", "LMWH", ",", "DVT", "recurred", "(", "X1", ")"];
+        let words: Vec<&[&str]> = vec![&s0, &s1, &s2];
+        let mut predictions = vec![
+            vec![span(0, 4, 0, 0.6)],
+            // LMWH once taken for a disease; the DVT definition
+            vec![span(0, 1, 1, 0.99), span(2, 5, 1, 0.7)],
+            // "recurred ( X1 )": X begins no word of "recurred"
+            vec![span(4, 5, 1, 0.99)],
+        ];
+        harmonise_document(&words, &mut predictions, Overlap::Flat, 0.97);
+        assert_eq!(
+            spans(&predictions),
+            vec![
+                vec![(0, 4, 0), (5, 6, 0)],
+                vec![(0, 1, 0), (2, 5, 1), (6, 7, 1)],
+                vec![(1, 2, 0), (3, 4, 1), (4, 5, 1)],
+            ]
+        );
+        // no capital letter: no abbreviation
+        let s3 = ["aspirin", "(", "asp", ")", "and", "asp"];
+        let words: Vec<&[&str]> = vec![&s3];
+        let mut predictions = vec![vec![span(0, 1, 0, 0.6)]];
+        harmonise_document(&words, &mut predictions, Overlap::Flat, 0.97);
+        assert_eq!(spans(&predictions), vec![vec![(0, 1, 0)]]);
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub struct SpanNerConfig {
     pub document_consistency: bool,
     /// With `document_consistency`: a name spreads over its document only if the model
     /// predicted it somewhere with at least this score (its type's probability); 0 spreads
-    /// every predicted name. The default, 0.9, scored best on BC5CDR dev averaged over two
+    /// every predicted name. The default, 0.95, scored best on BC5CDR dev averaged over two
     /// models (docs/RESULTS.md); `bioner eval --document-consistency-score` measures others.
     #[serde(default = "default_consistency_score")]
     pub document_consistency_score: f32,
@@ -111,7 +111,7 @@ fn default_entity_threshold() -> f32 {
 }
 
 fn default_consistency_score() -> f32 {
-    0.9
+    0.95
 }
 
 /// Default [`SpanNerConfig::boundary_threshold`].

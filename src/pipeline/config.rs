@@ -96,7 +96,7 @@ pub struct RunModelConfig {
     #[serde(default)]
     pub document_consistency: Option<bool>,
     /// Overrides the score a name must reach somewhere in a document to spread over it under
-    /// document consistency (default: the model's own, 0.9 unless set; 0 spreads every
+    /// document consistency (default: the model's own, 0.95 unless set; 0 spreads every
     /// predicted name).
     #[serde(default)]
     pub document_consistency_score: Option<f32>,
