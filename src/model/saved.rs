@@ -109,13 +109,19 @@ impl NerModel {
         }
     }
 
+    /// The model's settings and the span network's copy of them (decoding reads the latter),
+    /// for an override to change both.
+    fn configs_mut(&mut self) -> impl Iterator<Item = &mut SpanNerConfig> {
+        std::iter::once(&mut self.config).chain(match &mut self.net {
+            Net::Span(m) => Some(&mut m.config),
+            Net::Baseline(_) => None,
+        })
+    }
+
     /// Overrides [`SpanNerConfig::boundary_threshold`] (0 classifies every candidate span)
     /// and [`SpanNerConfig::entity_threshold`] where given.
     pub fn set_thresholds(&mut self, boundary: Option<f32>, entity: Option<f32>) {
-        for config in std::iter::once(&mut self.config).chain(match &mut self.net {
-            Net::Span(m) => Some(&mut m.config),
-            Net::Baseline(_) => None,
-        }) {
+        for config in self.configs_mut() {
             if let Some(t) = boundary {
                 config.boundary_threshold = t;
             }
@@ -128,10 +134,7 @@ impl NerModel {
     /// Overrides [`SpanNerConfig::document_consistency`] and
     /// [`SpanNerConfig::document_consistency_score`] where given.
     pub fn set_document_consistency(&mut self, on: Option<bool>, score: Option<f32>) {
-        for config in std::iter::once(&mut self.config).chain(match &mut self.net {
-            Net::Span(m) => Some(&mut m.config),
-            Net::Baseline(_) => None,
-        }) {
+        for config in self.configs_mut() {
             if let Some(on) = on {
                 config.document_consistency = on;
             }
@@ -144,9 +147,8 @@ impl NerModel {
     /// Decodes with `overlap` instead of the rule the model was trained with (e.g. a nested
     /// model decoded flat, to measure what nesting adds).
     pub fn set_overlap(&mut self, overlap: crate::model::Overlap) {
-        self.config.overlap = overlap;
-        if let Net::Span(m) = &mut self.net {
-            m.config.overlap = overlap;
+        for config in self.configs_mut() {
+            config.overlap = overlap;
         }
     }
 
